@@ -1,0 +1,53 @@
+# SMMUv3 SubstreamID (PASID) support for QEMU: build, test and run the
+# patch series in patches/ on top of Debian's qemu 1:10.2.2+ds-1.
+#
+#   make demo     set up, build, show the SMMU on the virt machine
+#   make check    set up, build, run every test ("N passed, N failed")
+#   make export   write the work tree's commits to patches/
+#   make status   does the work tree match patches/?
+#   make src      (re)create the work tree from patches/ (FORCE=1 discards
+#                 un-exported work)
+
+SHELL := /bin/bash
+S := scripts
+
+.PHONY: all help deps fetch src tree build check demo export status clean distclean
+
+all: build
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+deps:
+	@bash $(S)/install-deps.sh
+
+fetch: deps
+	@bash $(S)/fetch-qemu.sh
+
+src: deps
+	@bash $(S)/mkworktree.sh $(if $(filter 1,$(FORCE)),--force)
+
+# Create the work tree when missing, follow patches/ when they changed.
+tree: deps
+	@bash $(S)/mkworktree.sh --ensure
+
+build: tree
+	@bash $(S)/build.sh
+
+check: build
+	@bash $(S)/run-checks.sh
+
+demo: build
+	@bash $(S)/demo.sh
+
+export:
+	@bash $(S)/export.sh
+
+status:
+	@bash $(S)/status.sh
+
+clean:
+	rm -rf build/obj build/test-logs
+
+distclean:
+	rm -rf build

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Install, from Debian only, what building and testing the series needs.
+# Idempotent: packages already installed are skipped, nothing is upgraded
+# beyond what a named package needs.  Must run as root on Debian 12.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+
+# Host build dependencies from bookworm itself.
+HOST_PKGS=(build-essential git ninja-build pkg-config libglib2.0-dev
+           libpixman-1-dev libfdt-dev libslirp-dev python3-venv ccache
+           flex bison dpkg-dev xz-utils perl)
+# bookworm's meson (1.0) is too old for QEMU 10.2 and the +ds tarball has no
+# bundled meson wheel: take meson (>= 1.5) and pycotap from bookworm-backports.
+BACKPORT_PKGS=(meson python3-pycotap)
+MESON_MIN=1.5
+
+SRC_LIST=/etc/apt/sources.list.d/qemu-pasid-src.sources
+BPO_LIST=/etc/apt/sources.list.d/qemu-pasid-backports.sources
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed$' || echo "$p"
+    done
+}
+
+meson_ok() {
+    command -v meson >/dev/null &&
+        dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN"
+}
+
+need_update=0
+# Source entries for sid (apt-get source qemu=$QEMU_SRC_VERSION) and a
+# narrow amd64-only bookworm-backports entry.  sid binaries are never added
+# for the host architecture, so no install can pull host upgrades from sid.
+if [ ! -f "$SRC_LIST" ]; then
+    [ "$(id -u)" = 0 ] || die "need root to add $SRC_LIST"
+    cat > "$SRC_LIST" <<EOT
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOT
+    need_update=1
+fi
+if [ ! -f "$BPO_LIST" ]; then
+    [ "$(id -u)" = 0 ] || die "need root to add $BPO_LIST"
+    cat > "$BPO_LIST" <<EOT
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Architectures: amd64
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOT
+    need_update=1
+fi
+
+want_host=$(missing "${HOST_PKGS[@]}")
+want_bpo=$(missing "${BACKPORT_PKGS[@]}")
+meson_ok || want_bpo="$want_bpo meson"
+# A usable apt list for deb-src is needed by fetch-qemu.sh too.
+if ! apt-cache showsrc "$QEMU_SRC_PKG" 2>/dev/null | grep -qx "Version: $QEMU_SRC_VERSION"; then
+    need_update=1
+fi
+
+if [ -z "$want_host$want_bpo" ] && [ $need_update = 0 ]; then
+    note "dependencies: all installed"
+    exit 0
+fi
+[ "$(id -u)" = 0 ] || die "missing packages: $want_host $want_bpo (run 'make deps' as root)"
+
+export DEBIAN_FRONTEND=noninteractive
+note "apt-get update"
+apt-get update -qq || die "apt-get update failed"
+if [ -n "$want_host" ]; then
+    note "installing: $(echo $want_host)"
+    apt-get install -y -qq --no-install-recommends $want_host
+fi
+if [ -n "$(echo $want_bpo)" ]; then
+    note "installing from bookworm-backports: $(echo $want_bpo)"
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports $want_bpo
+fi
+meson_ok || die "meson >= $MESON_MIN not available (bookworm-backports)"
+note "dependencies: done (meson $(meson --version))"
