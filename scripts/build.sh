@@ -11,6 +11,8 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 # QEMU's configure names the compiler 'cc' in meson's cross file, so meson
 # does not add ccache by itself: Debian's masquerade directory does it.
 export PATH=/usr/lib/ccache:$PATH
+# Relative paths in ccache's hash: clones in other folders share the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
 
 # Reconfigure only when the configure arguments change; meson notices
 # changes to meson.build files by itself.
