@@ -54,6 +54,7 @@ note() { echo "== $*"; }
 QTESTS=(
     aarch64:qom-test:'!/ast2700'
     aarch64:device-introspect-test
+    aarch64:smmuv3-test
     x86_64:intel-iommu-test
     riscv64:qos-test:riscv-iommu
 )
