@@ -5,13 +5,14 @@
 #   make check    set up, build, run every test ("N passed, N failed")
 #   make export   write the work tree's commits to patches/
 #   make status   does the work tree match patches/?
+#   make check-series  build and test every patch on its own
 #   make src      (re)create the work tree from patches/ (FORCE=1 discards
 #                 un-exported work)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build check demo export status clean distclean
+.PHONY: all help deps fetch src tree build check check-series demo export status clean distclean
 
 all: build
 
@@ -36,6 +37,10 @@ build: tree
 
 check: build
 	@bash $(S)/run-checks.sh
+
+# Build and test each patch of the series on its own (bisectability).
+check-series: build
+	@bash $(S)/check-series.sh
 
 demo: build
 	@bash $(S)/demo.sh
