@@ -38,7 +38,9 @@ for c in $commits; do
         continue
     fi
     result="built"
-    if ninja -C "$OBJ" -t targets all 2>/dev/null | grep -q '^tests/qtest/smmuv3-test:'; then
+    # (no grep -q: it would close the pipe early, and pipefail sees SIGPIPE)
+    if ninja -C "$OBJ" -t targets all 2>/dev/null |
+            grep '^tests/qtest/smmuv3-test:' >/dev/null; then
         ninja -C "$OBJ" tests/qtest/smmuv3-test >>"$SERIES_DIR/build-$n.log" 2>&1 || {
             echo "FAIL  $n $subject: smmuv3-test build"; bad=$((bad + 1)); continue; }
         if QTEST_QEMU_BINARY=$OBJ/qemu-system-aarch64 \
