@@ -1,8 +1,11 @@
 # SMMUv3 SubstreamID (PASID) support for QEMU: build, test and run the
 # patch series in patches/ on top of Debian's qemu 1:10.2.2+ds-1.
 #
-#   make demo     set up, build, show the SMMU on the virt machine
+#   make demo     set up, build, boot Debian's arm64 kernel on the SMMUv3
+#                 with SubstreamIDs and show what its driver did
 #   make check    set up, build, run every test ("N passed, N failed")
+#   make guest    download the guest kernel/busybox, build the initramfs
+#   make demo-monitor  show the SMMU through QEMU's monitor, no guest
 #   make export   write the work tree's commits to patches/
 #   make status   does the work tree match patches/?
 #   make check-series  build and test every patch on its own
@@ -12,7 +15,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build check check-series demo export status clean distclean
+.PHONY: all help deps fetch src tree build guest check check-series demo demo-monitor export status clean distclean
 
 all: build
 
@@ -35,15 +38,22 @@ tree: deps
 build: tree
 	@bash $(S)/build.sh
 
-check: build
+# Debian's arm64 kernel and busybox for the boot tests (cached).
+guest: deps
+	@bash $(S)/fetch-guest.sh
+
+check: build guest
 	@bash $(S)/run-checks.sh
 
 # Build and test each patch of the series on its own (bisectability).
 check-series: build
 	@bash $(S)/check-series.sh
 
-demo: build
+demo: build guest
 	@bash $(S)/demo.sh
+
+demo-monitor: build
+	@bash $(S)/demo-monitor.sh
 
 export:
 	@bash $(S)/export.sh

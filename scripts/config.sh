@@ -19,6 +19,32 @@ OBJ_DIR=${OBJ_DIR:-$BUILD_DIR/obj}
 PATCH_DIR=$TOP/patches
 FIRMWARE_DIR=${FIRMWARE_DIR:-$BUILD_DIR/firmware}
 
+# The guest for the boot tests (fetch-guest.sh): Debian's own arm64 kernel
+# and busybox, downloaded from the pool by path and checked against these
+# SHA256s - no arm64 architecture is added to the host's dpkg.  Tried in
+# order: the first set whose files all download is used.  A set is
+# "name|debs" with debs as pool-path=sha256, comma separated.
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+GUEST_KERNEL_SETS=(
+    "7.2.13+deb14-arm64 (sid)|\
+pool/main/l/linux-signed-arm64/linux-binary-7.2.13+deb14-arm64_7.2.13-1_arm64.deb=9043487c40a7b1c9ef421bbe3f578bf30f1004abd19f259e769f4ff8a26bb40b,\
+pool/main/l/linux/linux-modules-7.2.13+deb14-arm64_7.2.13-1_arm64.deb=a9425ac3d90f86d92cf2469e1e8f6a985b3335403adfa1ce002d6996374de912,\
+pool/main/l/linux/linux-base-7.2.13+deb14-arm64_7.2.13-1_arm64.deb=60e3b0f2a150562f1cf0f15830924cdd7ed8931bdc1a8c826c39c6dd4d33e056"
+    "6.12.107+deb13-arm64 (trixie)|\
+pool/main/l/linux/linux-image-6.12.107+deb13-arm64-unsigned_6.12.107-1_arm64.deb=2f986ade1a1336423adf2316ea89c3525dd4c05a646b2141626490ca2f388339"
+)
+GUEST_BUSYBOX_SETS=(
+    "busybox-static 1:1.38.0-3+b1 (sid)|\
+pool/main/b/busybox/busybox-static_1.38.0-3+b1_arm64.deb=968d1aa8f579fa1ac59c26afa365454369e13cf29848e6400b50028fed0ffda0"
+    "busybox-static 1:1.37.0-6+b9 (trixie)|\
+pool/main/b/busybox/busybox-static_1.37.0-6+b9_arm64.deb=c833be48abfa16bc19c4966ec93e289ff1ce5d2f1476cad3a57bd105378cd15c"
+)
+# What the boot test needs built in (=y), and the modules it loads.
+GUEST_KCONFIG_Y=(ARM_SMMU_V3 PCI_PASID PCI_HOST_GENERIC VIRTIO_PCI
+                 SERIAL_AMBA_PL011 DEVTMPFS BLK_DEV_INITRD RD_GZIP DEVMEM)
+GUEST_MODULES=(virtio_blk pci-stub)
+GUEST_DIR=${GUEST_DIR:-$BUILD_DIR/guest}
+
 # Firmware for the machines the qtests start (see fetch-firmware.sh):
 # SeaBIOS/VGA BIOS and iPXE ROMs for x86, vbootrom for the npcm boards.
 FIRMWARE_PKGS=(seabios ipxe-qemu qemu-system-data/bookworm-backports)

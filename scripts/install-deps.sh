@@ -8,7 +8,7 @@ set -euo pipefail
 # Host build dependencies from bookworm itself.
 HOST_PKGS=(build-essential git ninja-build pkg-config libglib2.0-dev
            libpixman-1-dev libfdt-dev libslirp-dev python3-venv ccache
-           flex bison dpkg-dev xz-utils perl)
+           flex bison dpkg-dev xz-utils perl cpio)
 # bookworm's meson (1.0) is too old for QEMU 10.2 and the +ds tarball has no
 # bundled meson wheel: take meson (>= 1.5) and pycotap from bookworm-backports.
 BACKPORT_PKGS=(meson python3-pycotap)
