@@ -9,13 +9,16 @@
 #   make export   write the work tree's commits to patches/
 #   make status   does the work tree match patches/?
 #   make check-series  build and test every patch on its own
+#   make fuzz SECONDS=N SEED=S  hostile-guest fuzzing for N seconds
+#   make check-sanitize  the SMMU qtests on an ASan+UBSan build
+#   make check-migration  migration to and from unpatched QEMU 10.2.2
 #   make src      (re)create the work tree from patches/ (FORCE=1 discards
 #                 un-exported work)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build guest check check-series demo demo-monitor export status clean distclean
+.PHONY: all help deps fetch src tree build guest sanitize-build unpatched check check-series check-sanitize check-migration fuzz demo demo-monitor export status clean distclean
 
 all: build
 
@@ -42,8 +45,26 @@ build: tree
 guest: deps
 	@bash $(S)/fetch-guest.sh
 
-check: build guest
+# aarch64 with ASan + UBSan (build/obj-san), unpatched 10.2.2 (build/obj-base)
+sanitize-build: tree
+	@bash $(S)/build-sanitize.sh
+
+unpatched: tree
+	@bash $(S)/build-unpatched.sh
+
+check: build guest sanitize-build unpatched
 	@bash $(S)/run-checks.sh
+
+check-sanitize: sanitize-build
+	@bash $(S)/check-sanitize.sh
+
+check-migration: build guest unpatched
+	@bash $(S)/migration-compat.sh
+
+SECONDS ?= 60
+SEED ?= 1
+fuzz: build
+	@SECONDS_TO_RUN=$(SECONDS) SEED=$(SEED) bash $(S)/fuzz.sh
 
 # Build and test each patch of the series on its own (bisectability).
 check-series: build

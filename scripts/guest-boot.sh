@@ -53,7 +53,7 @@ qemu_args=(
     -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on -smp 2 -m 1G
     -nographic -nic none -no-reboot
     -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
-    -append "console=ttyAMA0 panic=-1"
+    -append "console=ttyAMA0 panic=-1 printk.devkmsg=on"
     -global arm-smmuv3.ssidsize="$ssidsize"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH"
     -drive file="$disk",if=none,format=raw,id=disk0,readonly=on
@@ -72,7 +72,10 @@ start=$(date +%s%N)
 timeout --kill-after=5 "$timeout_s" "$QEMU" "${qemu_args[@]}" \
     </dev/null >"$serial" 2>"$out/qemu.log" &
 qpid=$!
-trap 'kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true' EXIT
+# (timeout passes TERM on to QEMU)
+stop_qemu() { kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true; }
+trap stop_qemu EXIT
+trap 'stop_qemu; exit 130' INT TERM HUP
 tailpid=
 if [ $demo = 1 ]; then
     tail -n +1 -f --pid=$qpid "$serial" | tr -d '\r' &
@@ -80,20 +83,23 @@ if [ $demo = 1 ]; then
 fi
 rc=0
 wait $qpid || rc=$?
-trap - EXIT
+trap - EXIT INT TERM HUP
 # The console stream ends by itself once QEMU is gone.
 [ -z "$tailpid" ] || wait $tailpid || true
 took=$(( ($(date +%s%N) - start) / 100000000 ))   # tenths of a second
 took="$((took / 10)).$((took % 10))"
 [ $demo = 0 ] || echo
 tr -d '\r' < "$serial" > "$serial.tmp" && mv "$serial.tmp" "$serial"
+# The init's markers, without the kernel log's timestamp
+markers=$out/markers.txt
+sed -n -E 's/^(\[[ 0-9.]*\] )?(@@ .*)$/\2/p' "$serial" > "$markers"
 
 # --- what the guest reported -------------------------------------------
 # Checks look for things that may be missing: no errexit from here on.
 set +e
-marker() { grep -a "^@@ $1 " "$serial" | head -n 1 | cut -d' ' -f3- || true; }
-probe_dmesg() { grep -a '^@@ dmesg ' "$serial" | cut -d' ' -f3- || true; }
-after_dmesg() { grep -a '^@@ after_probe ' "$serial" | cut -d' ' -f3- || true; }
+marker() { grep -a "^@@ $1 " "$markers" | head -n 1 | cut -d' ' -f3- || true; }
+probe_dmesg() { grep -a '^@@ dmesg ' "$markers" | cut -d' ' -f3- || true; }
+after_dmesg() { grep -a '^@@ after_probe ' "$markers" | cut -d' ' -f3- || true; }
 
 echo "== checks: Linux's arm-smmu-v3 on the SMMUv3 with ssidsize=$ssidsize"
 fails=0
@@ -115,7 +121,7 @@ elif [ $exp_bits -gt 0 ]; then exp_fmt=0; exp_fmt_name="linear, $((1 << exp_bits
 else exp_fmt=0; exp_fmt_name="single CD"
 fi
 
-ok=0; grep -aq '^@@ done' "$serial" && [ $rc = 0 ] && ok=1
+ok=0; grep -aq '^@@ done' "$markers" && [ $rc = 0 ] && ok=1
 if [ $rc = 124 ] || [ $rc = 137 ]; then why="QEMU killed after ${timeout_s}s"
 elif [ $rc != 0 ]; then why="QEMU exit status $rc"
 else why="powered off after ${took}s"
