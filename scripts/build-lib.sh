@@ -13,6 +13,10 @@ prepare_build() {
     export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
     export PATH=/usr/lib/ccache:$PATH
     export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
+    # -g puts the build directory in the hash unless told otherwise: a
+    # fresh clone would miss every time (its debug info names the first
+    # clone's directory instead, which nothing here reads).
+    export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 }
 
 # qemu_configure SRC OBJ STAMP ARGS...: configure SRC into OBJ with ARGS,

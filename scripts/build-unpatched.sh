@@ -30,6 +30,7 @@ command -v ccache >/dev/null || die "ccache missing: run 'make deps'"
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 export PATH=/usr/lib/ccache:$PATH
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}   # see build-lib.sh
 
 # The worktree: (re)created when missing, broken or at another commit.
 # Only this one worktree is touched ('worktree prune' drops the records
