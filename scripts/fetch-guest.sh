@@ -132,6 +132,10 @@ mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules}
 cp "$bdir/usr/bin/busybox" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 install -m 755 "$TOP/tests/guest/init" "$stage/init"
+mkdir -p "$stage/lib/pasidtest"
+for f in "$TOP"/tests/guest/*.sh; do
+    [ -e "$f" ] && install -m 644 "$f" "$stage/lib/pasidtest/"
+done
 for f in "${mods[@]}"; do
     case "$f" in
     *.xz) xz -dc "$f" > "$stage/lib/modules/$(basename "$f" .xz)";;

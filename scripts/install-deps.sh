@@ -5,10 +5,14 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-# Host build dependencies from bookworm itself.
+# Host build dependencies from bookworm itself; the aarch64 cross
+# compiler builds the iommufd guest kernel and tests/guest/*.c, matplotlib
+# and valgrind serve make bench.
 HOST_PKGS=(build-essential git ninja-build pkg-config libglib2.0-dev
            libpixman-1-dev libfdt-dev libslirp-dev python3-venv ccache
-           flex bison dpkg-dev xz-utils perl cpio)
+           flex bison dpkg-dev xz-utils perl cpio
+           gcc-aarch64-linux-gnu libc6-dev-arm64-cross bc
+           python3-matplotlib valgrind)
 # bookworm's meson (1.0) is too old for QEMU 10.2 and the +ds tarball has no
 # bundled meson wheel: take meson (>= 1.5) and pycotap from bookworm-backports.
 BACKPORT_PKGS=(meson python3-pycotap)
