@@ -12,13 +12,16 @@
 #   make fuzz SECONDS=N SEED=S  hostile-guest fuzzing for N seconds
 #   make check-sanitize  the SMMU qtests on an ASan+UBSan build
 #   make check-migration  migration to and from unpatched QEMU 10.2.2
+#   make bench    measure the SMMU translation path against 10.2.2 and
+#                 write bench/results/ (BENCH_QUICK=1: a small subset)
+#   make bench-base  the benchmark's baseline: 10.2.2 + patches 0001-0003
 #   make src      (re)create the work tree from patches/ (FORCE=1 discards
 #                 un-exported work)
 
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build guest sanitize-build unpatched check check-series check-sanitize check-migration fuzz demo demo-monitor export status clean distclean
+.PHONY: all help deps fetch src tree build guest sanitize-build unpatched check check-series check-sanitize check-migration bench bench-base fuzz demo demo-monitor export status clean distclean
 
 all: build
 
@@ -69,6 +72,14 @@ fuzz: build
 # Build and test each patch of the series on its own (bisectability).
 check-series: build
 	@bash $(S)/check-series.sh
+
+# The benchmark (bench/, scripts/bench*.sh); its qtest baseline is 10.2.2
+# plus only patches 0001-0003 (build/obj-bench-base).
+bench-base: tree
+	@bash $(S)/bench-base.sh
+
+bench: build guest unpatched bench-base
+	@bash $(S)/bench.sh
 
 demo: build guest
 	@bash $(S)/demo.sh

@@ -1,0 +1,372 @@
+"""A small qtest client and SMMUv3 programming helpers for the benchmark.
+
+QEMU runs with '-accel qtest': no CPU runs, and this client plays the
+driver through QEMU's qtest protocol (one text command per line, one "OK"
+line back), as tests/qtest/smmuv3-test.c does from C: it writes the stream
+table, context descriptors (CDs) and stage-1 page tables into guest RAM,
+enables the SMMU, and programs the pcie-pasid-testdev DMA engine.  One
+doorbell write runs REPEAT transfers inside QEMU, so the protocol's round
+trip is paid once per doorbell, not per transfer.
+
+Layouts and bit positions follow the SMMUv3 architecture (IHI 0070) and
+docs/specs/pcie-pasid-testdev.rst in the QEMU series.
+"""
+
+import base64
+import os
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+# virt machine with highmem=off (the addresses smmuv3-test uses)
+SMMU_BASE = 0x09050000
+ECAM_BASE = 0x3f000000
+PCI_MMIO = 0x10000000
+RAM_BASE = 0x40000000
+RAM_MB = 768
+
+# Guest RAM the benchmark uses: structures from TABLES_BASE up, and a
+# 4 MiB data window at DATA_BASE (IOVA == PA in every stage-1 mapping).
+TABLES_BASE = RAM_BASE + 0x08000000
+TABLES_END = RAM_BASE + 0x20000000
+DATA_BASE = RAM_BASE + 0x20000000
+DATA_SIZE = 4 << 20
+
+# The test device: bus 0, slot 3, so StreamID 0x18; BAR 0 at PCI_MMIO.
+TESTDEV_DEVFN = 3 << 3
+TESTDEV_SID = TESTDEV_DEVFN
+BAR = PCI_MMIO
+PASID_CAP = 0x100
+
+# pcie-pasid-testdev registers
+TD_ID, TD_SRC_LO, TD_SRC_HI, TD_DST_LO, TD_DST_HI = 0x00, 0x08, 0x0c, 0x10, 0x14
+TD_LEN, TD_PASID, TD_CTRL, TD_REPEAT, TD_PATTERN = 0x18, 0x1c, 0x20, 0x24, 0x28
+TD_DOORBELL, TD_STATUS, TD_FAILED, TD_PASID_CNT = 0x2c, 0x30, 0x34, 0x40
+TD_MAGIC = 0x44495350
+CTRL_PASID_VALID = 1
+OP_READ = 1 << 4            # read SRC (device reads memory), checksum it
+OP_WRITE = 2 << 4           # write the PATTERN sequence to DST
+OPS = {"read": OP_READ, "write": OP_WRITE}
+
+# SMMU registers, commands, STE/CD fields
+SMMU_CR0, SMMU_CR0ACK, SMMU_GERROR = 0x20, 0x24, 0x60
+SMMU_STRTAB_BASE, SMMU_STRTAB_CFG = 0x80, 0x88
+SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS = 0x90, 0x98, 0x9c
+SMMU_EVENTQ_BASE, SMMU_EVENTQ_PROD, SMMU_EVENTQ_CONS = 0xa0, 0x100a8, 0x100ac
+CMDQ_LOG2SIZE, EVTQ_LOG2SIZE, STRTAB_LOG2SIZE = 8, 7, 8
+CMD_CFGI_STE, CMD_CFGI_CD_ALL, CMD_TLBI_NSNH_ALL, CMD_SYNC = 0x03, 0x06, 0x30, 0x46
+STE_CFG_BYPASS, STE_CFG_S1 = 0x4, 0x5
+S1FMT_LINEAR, S1FMT_2LVL_64K = 0, 2
+S1DSS_BYPASS, S1DSS_SSID0 = 1, 2
+T0SZ = 25                   # 39-bit input addresses, as smmuv3-test
+
+
+class QtestError(RuntimeError):
+    pass
+
+
+class Qemu:
+    """One qemu-system-aarch64 under qtest, optionally under valgrind.
+
+    QEMU connects to a Unix socket this object listens on (as libqtest
+    does); stdout/stderr go to LOG.
+    """
+
+    def __init__(self, binary, args, log, prefix=(), timeout=300):
+        self.tmp = tempfile.mkdtemp(prefix="smmubench-")
+        path = os.path.join(self.tmp, "qtest.sock")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(path)
+        lsock.listen(1)
+        lsock.settimeout(timeout)
+        self.cmdline = list(prefix) + [
+            binary, "-accel", "qtest", "-qtest", "unix:" + path,
+            "-qtest-log", "/dev/null", "-display", "none", "-audio", "none",
+            "-serial", "none", "-monitor", "none", "-nic", "none",
+            "-run-with", "exit-with-parent=on"] + list(args)
+        self.logf = open(log, "w")
+        self.logf.write(" ".join(self.cmdline) + "\n")
+        self.logf.flush()
+        self.proc = subprocess.Popen(self.cmdline, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.sock, _ = lsock.accept()
+        except socket.timeout:
+            self.proc.kill()
+            raise QtestError("QEMU did not connect, see " + log)
+        finally:
+            lsock.close()
+        self.sock.settimeout(None)
+        self.rfile = self.sock.makefile("rb")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def cmd(self, line):
+        """Send one command, return the text after "OK"."""
+        self.sock.sendall(line.encode() + b"\n")
+        while True:
+            resp = self.rfile.readline()
+            if not resp:
+                raise QtestError("QEMU went away during: " + line[:60])
+            if not resp.startswith(b"IRQ"):   # asynchronous, not ours
+                break
+        resp = resp.decode().strip()
+        if not resp.startswith("OK"):
+            raise QtestError("%s -> %s" % (line[:60], resp))
+        return resp[2:].strip()
+
+    def writel(self, addr, val):
+        self.cmd("writel 0x%x 0x%x" % (addr, val & 0xffffffff))
+
+    def writew(self, addr, val):
+        self.cmd("writew 0x%x 0x%x" % (addr, val & 0xffff))
+
+    def writeq(self, addr, val):
+        self.cmd("writeq 0x%x 0x%x" % (addr, val))
+
+    def readl(self, addr):
+        return int(self.cmd("readl 0x%x" % addr), 16)
+
+    def readw(self, addr):
+        return int(self.cmd("readw 0x%x" % addr), 16)
+
+    def memset(self, addr, size, val=0):
+        self.cmd("memset 0x%x 0x%x 0x%x" % (addr, size, val))
+
+    def write(self, addr, data, chunk=1 << 20):
+        for off in range(0, len(data), chunk):
+            part = bytes(data[off:off + chunk])
+            self.cmd("b64write 0x%x 0x%x %s" % (
+                addr + off, len(part), base64.b64encode(part).decode()))
+
+    def status(self):
+        """/proc/PID/status as a dict of ints in KiB (VmRSS, VmHWM...)."""
+        out = {}
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if v.strip().endswith("kB"):
+                    out[k] = int(v.split()[0])
+        return out
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        try:
+            os.rmdir(self.tmp)
+        except OSError:
+            pass
+
+
+def page_tables(alloc, granule, tsz, iova, pa, size):
+    """Stage-1 tables mapping [iova, iova+size) to pa with pages of
+    2^granule bytes, read/write.  Returns (ttb, {table address: bytearray}).
+    """
+    stride = granule - 3
+    inputsize = 64 - tsz
+    start = 4 - -(-(inputsize - granule) // stride)   # ceil division
+    tsize = 1 << granule
+    ttb = alloc(tsize, tsize)
+    tables = {ttb: bytearray(tsize)}
+    for off in range(0, size, tsize):
+        va, table = iova + off, ttb
+        for level in range(start, 3):
+            shift = granule + (3 - level) * stride
+            idx = (va >> shift) & ((1 << stride) - 1)
+            desc, = struct.unpack_from("<Q", tables[table], idx * 8)
+            if not desc & 1:
+                nxt = alloc(tsize, tsize)
+                tables[nxt] = bytearray(tsize)
+                desc = nxt | 3                       # table descriptor
+                struct.pack_into("<Q", tables[table], idx * 8, desc)
+            table = desc & ~(tsize - 1) & ((1 << 48) - 1)
+        idx = (va >> granule) & ((1 << stride) - 1)
+        # page: AF, AP[1] (EL0 access, read/write), valid page
+        struct.pack_into("<Q", tables[table], idx * 8,
+                         ((pa + off) & ~(tsize - 1)) | 1 << 10 | 1 << 6 | 3)
+    return ttb, tables
+
+
+def cd_bytes(ttb, granule, asid):
+    """A valid AArch64 CD: TTB0 only (EPD1), 48-bit IPS, ASID."""
+    w = [0] * 16
+    w[0] = T0SZ | (1 if granule == 16 else 0) << 6 | 1 << 30 | 1 << 31
+    w[1] = 5 | 1 << 9 | 1 << 13 | 1 << 14 | (asid & 0xffff) << 16
+    w[2] = ttb & 0xffffffff
+    w[3] = ttb >> 32
+    return struct.pack("<16I", *w)
+
+
+class Machine:
+    """A virt machine with the test device, under qtest.
+
+    smmu: False (no IOMMU), or the SMMUv3's ssidsize (0 = no SubstreamIDs).
+    """
+
+    def __init__(self, binary, log, smmu=0, prefix=(), extra=()):
+        args = ["-M", "virt,highmem=off" + (",iommu=smmuv3" if smmu is not False else ""),
+                "-m", str(RAM_MB),
+                "-device", "pcie-pasid-testdev,addr=03.0"]
+        if smmu:
+            args += ["-global", "arm-smmuv3.ssidsize=%d" % smmu]
+        self.q = Qemu(binary, args + list(extra), log, prefix=prefix)
+        self.next_table = TABLES_BASE
+        self.regs = {}
+        self.cmdq_prod = 0
+        q = self.q
+        # The device: BAR 0, memory space + bus master, PASID enabled
+        ecam = ECAM_BASE + (TESTDEV_DEVFN << 12)
+        if q.readl(ecam) != 0x00151b36:
+            raise QtestError("no pcie-pasid-testdev at 00:03.0")
+        q.writel(ecam + 0x10, BAR)
+        q.writew(ecam + 0x04, 0x6)
+        q.writew(ecam + PASID_CAP + 6, 1)
+        if q.readl(BAR + TD_ID) != TD_MAGIC:
+            raise QtestError("test device BAR not mapped")
+        self.smmu = smmu
+
+    def alloc(self, size, align):
+        addr = -(-self.next_table // align) * align
+        if addr + size > TABLES_END:
+            raise QtestError("out of table space")
+        self.next_table = addr + size
+        return addr
+
+    # ---- SMMU ----
+    def smmu_enable(self):
+        q = self.q
+        self.strtab = self.alloc(64 << STRTAB_LOG2SIZE, 64 << STRTAB_LOG2SIZE)
+        self.cmdq = self.alloc(16 << CMDQ_LOG2SIZE, 16 << CMDQ_LOG2SIZE)
+        self.evtq = self.alloc(32 << EVTQ_LOG2SIZE, 32 << EVTQ_LOG2SIZE)
+        q.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
+        q.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)
+        q.writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2SIZE)
+        q.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | CMDQ_LOG2SIZE)
+        q.writeq(SMMU_BASE + SMMU_EVENTQ_BASE, self.evtq | EVTQ_LOG2SIZE)
+        for r in (SMMU_CMDQ_PROD, SMMU_CMDQ_CONS, SMMU_EVENTQ_PROD,
+                  SMMU_EVENTQ_CONS):
+            q.writel(SMMU_BASE + r, 0)
+        cr0 = 1 | 4 | 8                     # SMMUEN, EVENTQEN, CMDQEN
+        q.writel(SMMU_BASE + SMMU_CR0, cr0)
+        if q.readl(SMMU_BASE + SMMU_CR0ACK) != cr0:
+            raise QtestError("SMMU did not enable")
+
+    def command(self, w0, w1=0, w2=0, w3=0):
+        idx = self.cmdq_prod & ((1 << CMDQ_LOG2SIZE) - 1)
+        self.q.write(self.cmdq + idx * 16, struct.pack("<4I", w0, w1, w2, w3))
+        self.cmdq_prod = (self.cmdq_prod + 1) & ((2 << CMDQ_LOG2SIZE) - 1)
+
+    def sync(self):
+        self.command(CMD_SYNC)
+        self.q.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
+        if self.q.readl(SMMU_BASE + SMMU_CMDQ_CONS) & 0xffffff != self.cmdq_prod:
+            raise QtestError("command queue stuck")
+        if self.q.readl(SMMU_BASE + SMMU_GERROR):
+            raise QtestError("SMMU GERROR set")
+
+    def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0):
+        w = [0] * 16
+        w[0] = 1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0)
+        w[1] = (ctxptr >> 32) | s1cdmax << 27
+        w[2] = s1dss
+        self.q.write(self.strtab + TESTDEV_SID * 64, struct.pack("<16I", *w))
+        self.command(CMD_CFGI_STE, TESTDEV_SID, 1)
+        self.command(CMD_CFGI_CD_ALL, TESTDEV_SID)
+        self.command(CMD_TLBI_NSNH_ALL)
+        self.sync()
+
+    def map_data(self, granule):
+        """Tables mapping the data window IOVA == PA; returns the TTB."""
+        ttb, tables = page_tables(self.alloc, granule, T0SZ, DATA_BASE,
+                                  DATA_BASE, DATA_SIZE)
+        for addr, data in tables.items():
+            self.q.write(addr, data)
+        return ttb
+
+    def cd_table(self, fmt, s1cdmax, ssids, ttb, granule, leaves=None):
+        """A CD table with a valid CD for each SubstreamID in SSIDS (each its
+        own ASID: ssid & 0xffff, so PASIDs do not share IOTLB entries).
+        2-level tables get 64 KB leaves (1024 CDs), as Linux uses; with
+        LEAVES, L1 descriptor i points at leaf i % LEAVES (for the hostile
+        run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
+        """
+        if fmt == S1FMT_LINEAR:
+            size = 64 << s1cdmax
+            base = self.alloc(size, size)
+            table = bytearray(size)
+            for s in ssids:
+                table[s * 64:s * 64 + 64] = cd_bytes(ttb, granule, s)
+            self.q.write(base, table)
+            return base
+        l1_entries = max(1, 1 << (s1cdmax - 10)) if s1cdmax > 10 else 1
+        l1size = max(64, 8 * l1_entries)
+        base = self.alloc(l1size, l1size)
+        l1 = bytearray(l1size)
+        leaf_addr = {}
+        nleaves = leaves or l1_entries
+        wanted = sorted({s >> 10 for s in ssids}) if leaves is None \
+            else range(l1_entries)
+        for i in wanted:
+            li = i % nleaves
+            if li not in leaf_addr:
+                leaf_addr[li] = self.alloc(64 << 10, 64 << 10)
+                leaf = bytearray(64 << 10)
+                for j in range(1024):
+                    s = li << 10 | j
+                    if leaves is not None or s in ssids:
+                        leaf[j * 64:j * 64 + 64] = cd_bytes(ttb, granule, s)
+                self.q.write(leaf_addr[li], leaf)
+            struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
+        self.q.write(base, l1)
+        return base
+
+    def events(self):
+        """How many event records are pending (there should be none)."""
+        prod = self.q.readl(SMMU_BASE + SMMU_EVENTQ_PROD)
+        cons = self.q.readl(SMMU_BASE + SMMU_EVENTQ_CONS)
+        mask = (2 << EVTQ_LOG2SIZE) - 1
+        return ((prod & mask) - (cons & mask)) & mask
+
+    # ---- the test device ----
+    def program(self, op, length, repeat, tagged=False, pasid=0, pasid_cnt=0,
+                addr=DATA_BASE):
+        """Set the DMA registers that changed since the last doorbell."""
+        want = {TD_SRC_LO: addr, TD_DST_LO: addr, TD_LEN: length,
+                TD_REPEAT: repeat, TD_PASID: pasid, TD_PASID_CNT: pasid_cnt,
+                TD_CTRL: OPS[op] | (CTRL_PASID_VALID if tagged else 0),
+                TD_PATTERN: 0x5a000000}
+        for reg, val in want.items():
+            if self.regs.get(reg) != val:
+                self.q.writel(BAR + reg, val)
+                self.regs[reg] = val
+
+    def doorbell(self):
+        """Ring the doorbell; return its wall time in ns (one protocol
+        round trip included), after checking the run did not fail."""
+        t0 = time.perf_counter_ns()
+        self.q.writel(BAR + TD_DOORBELL, 1)
+        t1 = time.perf_counter_ns()
+        status = self.q.readl(BAR + TD_STATUS)
+        if status != 1:
+            raise QtestError("transfer failed: STATUS 0x%x FAILED %d" % (
+                status, self.q.readl(BAR + TD_FAILED)))
+        return t1 - t0
+
+    def close(self):
+        self.q.close()

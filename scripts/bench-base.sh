@@ -1,0 +1,59 @@
+#!/bin/bash
+# Build the benchmark's baseline (make bench-base): QEMU 10.2.2 from
+# $BASE_TAG plus only patches 0001-0003 of patches/ (MemTxAttrs PASID
+# field, pci_dma_rw_pasid(), the pcie-pasid-testdev device).  Nothing under
+# hw/arm is touched, so its SMMUv3 is 10.2.2's, but the qtest workloads of
+# the benchmark (which need the test device) run on it unchanged.
+#
+# Worktree $BENCH_BASE_SRC (detached, the three patches applied with
+# git am), build directory $BENCH_BASE_OBJ, aarch64 only; configured with
+# build-lib.sh's qemu_configure/configure_args_for, i.e. the flags of
+# build/obj, and ccache.  Rebuilt only when the base or those patches
+# changed.
+set -euo pipefail
+. "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/build-lib.sh"
+. "$(dirname "$0")/bench-config.sh"
+
+prepare_build
+base=$(git -C "$WORK_TREE" rev-parse --verify -q "$BASE_TAG^{commit}") ||
+    die "no tag $BASE_TAG in $WORK_TREE: run 'make src'"
+
+mapfile -t patches < <(grep -v -e '^#' -e '^$' "$PATCH_DIR/series" |
+                       head -n "$BENCH_BASE_PATCHES")
+[ ${#patches[@]} = "$BENCH_BASE_PATCHES" ] || die "patches/series has fewer than $BENCH_BASE_PATCHES patches"
+# The three must stay out of hw/arm, or the baseline is not 10.2.2's SMMU.
+for p in "${patches[@]}"; do
+    if grep -q '^+++ b/hw/arm/' "$PATCH_DIR/$p"; then
+        die "$p touches hw/arm: the bench baseline would not be 10.2.2's SMMUv3"
+    fi
+done
+
+# What the worktree must hold: the base and the patches' contents.
+stamp=$( { echo "$base"; for p in "${patches[@]}"; do cat "$PATCH_DIR/$p"; done; } |
+         sha256sum | cut -d' ' -f1)
+if [ "$(cat "$BENCH_BASE_SRC/.bench-base-stamp" 2>/dev/null)" != "$stamp" ] ||
+        [ -n "$(git -C "$BENCH_BASE_SRC" status --porcelain --untracked-files=no 2>/dev/null || echo broken)" ]; then
+    note "worktree $BENCH_BASE_SRC: $BASE_TAG + ${patches[*]}"
+    git -C "$WORK_TREE" worktree remove --force "$BENCH_BASE_SRC" 2>/dev/null || true
+    rm -rf "$BENCH_BASE_SRC"
+    git -C "$WORK_TREE" worktree prune
+    git -C "$WORK_TREE" worktree add -q --detach "$BENCH_BASE_SRC" "$base"
+    for p in "${patches[@]}"; do
+        GIT_COMMITTER_NAME="bench baseline" GIT_COMMITTER_EMAIL="bench@invalid" \
+        GIT_COMMITTER_DATE="$BASE_DATE" \
+            git -C "$BENCH_BASE_SRC" am -q "$PATCH_DIR/$p" ||
+            die "$p does not apply to $BASE_TAG"
+    done
+    echo "$stamp" > "$BENCH_BASE_SRC/.bench-base-stamp"
+    # A new source tree: configure afresh.
+    rm -f "$BENCH_BASE_OBJ/.pasid-configure-args"
+fi
+
+mapfile -t args < <(configure_args_for aarch64-softmmu)
+qemu_configure "$BENCH_BASE_SRC" "$BENCH_BASE_OBJ" "$stamp ${args[*]}" "${args[@]}"
+
+note "ninja (bench baseline) qemu-system-aarch64"
+start=$(date +%s)
+ninja -C "$BENCH_BASE_OBJ" qemu-system-aarch64 || die "build failed"
+note "bench baseline built in $(( $(date +%s) - start )) s: $BENCH_BASE_OBJ"
