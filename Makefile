@@ -5,6 +5,8 @@
 #                 with SubstreamIDs and show what its driver did
 #   make check    set up, build, run every test ("N passed, N failed")
 #   make guest    download the guest kernel/busybox, build the initramfs
+#   make kernel   build the iommufd guest kernel from Debian's linux source
+#                 and the in-guest VFIO PASID test (cached)
 #   make demo-monitor  show the SMMU through QEMU's monitor, no guest
 #   make export   write the work tree's commits to patches/
 #   make status   does the work tree match patches/?
@@ -21,7 +23,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build guest sanitize-build unpatched check check-series check-sanitize check-migration bench bench-base fuzz demo demo-monitor export status clean distclean
+.PHONY: all help deps fetch src tree build guest kernel sanitize-build unpatched check check-series check-sanitize check-migration bench bench-base fuzz demo demo-monitor export status clean distclean
 
 all: build
 
@@ -48,6 +50,10 @@ build: tree
 guest: deps
 	@bash $(S)/fetch-guest.sh
 
+# Linux from Debian's source with IOMMUFD/VFIO + tests/guest/vfio-pasid
+kernel: guest
+	@bash $(S)/build-kernel.sh
+
 # aarch64 with ASan + UBSan (build/obj-san), unpatched 10.2.2 (build/obj-base)
 sanitize-build: tree
 	@bash $(S)/build-sanitize.sh
@@ -55,7 +61,7 @@ sanitize-build: tree
 unpatched: tree
 	@bash $(S)/build-unpatched.sh
 
-check: build guest sanitize-build unpatched
+check: build guest kernel sanitize-build unpatched
 	@bash $(S)/run-checks.sh
 
 check-sanitize: sanitize-build

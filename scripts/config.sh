@@ -45,6 +45,21 @@ GUEST_KCONFIG_Y=(ARM_SMMU_V3 PCI_PASID PCI_HOST_GENERIC VIRTIO_PCI
 GUEST_MODULES=(virtio_blk pci-stub)
 GUEST_DIR=${GUEST_DIR:-$BUILD_DIR/guest}
 
+# The iommufd/VFIO PASID test's guest kernel (scripts/build-kernel.sh),
+# built from Debian's linux source package with the aarch64 cross
+# compiler.  Debian's arm64 kernel has no IOMMUFD.  The mirror serves only
+# the upstream tarball of 7.1.8-2, which is all the build needs (Debian's
+# patches are not applied).  PASID attach through VFIO/iommufd needs
+# Linux >= 6.15; 6.12.107-1, the only complete source package served, is
+# older.  apt verifies the tarball against the signed Sources index; the
+# SHA256 here pins it against a re-upload.
+KERNEL_SRC_VERSION=7.1.8-2
+KERNEL_ORIG=linux_7.1.8.orig.tar.xz
+KERNEL_ORIG_SHA256=47f9ce629bc14dd96c16a6a6a8cae4f7f3c3ff6138e2f64befc7bdad426e9728
+KERNEL_FRAGMENT=$TOP/tests/guest/kernel/iommufd.config
+KERNEL_CROSS=aarch64-linux-gnu-
+KERNEL_DIR=${KERNEL_DIR:-$BUILD_DIR/kernel}
+
 # Firmware for the machines the qtests start (see fetch-firmware.sh):
 # SeaBIOS/VGA BIOS and iPXE ROMs for x86, vbootrom for the npcm boards.
 FIRMWARE_PKGS=(seabios ipxe-qemu qemu-system-data/bookworm-backports)

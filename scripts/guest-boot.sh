@@ -12,6 +12,7 @@
 # Extra QEMU arguments: GUEST_QEMU_ARGS.  Run fetch-guest.sh first.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/guest-lib.sh"
 
 ssidsize=20 demo=0 timeout_s=${GUEST_TIMEOUT:-300}
 while [ $# -gt 0 ]; do
@@ -36,7 +37,7 @@ PASID_WIDTH=20          # the test device's Max PASID Width (its default)
 out=$BUILD_DIR/test-logs/guest-ssidsize$ssidsize
 rm -rf "$out"
 mkdir -p "$out"
-serial=$out/serial.log trace=$out/trace.log
+trace=$out/trace.log
 
 # The disk: 16 MiB of random bytes, made once; its hash is the reference.
 disk=$GUEST_DIR/disk.img
@@ -58,58 +59,21 @@ qemu_args=(
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH"
     -drive file="$disk",if=none,format=raw,id=disk0,readonly=on
     -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
-    -d "$(printf 'trace:%s,' "${TRACE_EVENTS[@]}" | sed 's/,$//')" -D "$trace"
+    -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
-# shellcheck disable=SC2206
-qemu_args+=(${GUEST_QEMU_ARGS:-})
 
 echo "== boot: $GUEST_KERNEL_NAME, ssidsize=$ssidsize (timeout ${timeout_s}s)"
-echo "   qemu-system-aarch64 ${qemu_args[*]}" | sed "s|$TOP/||g" > "$out/command"
-[ $demo = 1 ] && cat "$out/command"
 
-# Bounded: timeout ends QEMU (TERM, then KILL), and so does leaving early.
-start=$(date +%s%N)
-timeout --kill-after=5 "$timeout_s" "$QEMU" "${qemu_args[@]}" \
-    </dev/null >"$serial" 2>"$out/qemu.log" &
-qpid=$!
-# (timeout passes TERM on to QEMU)
-stop_qemu() { kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true; }
-trap stop_qemu EXIT
-trap 'stop_qemu; exit 130' INT TERM HUP
-tailpid=
-if [ $demo = 1 ]; then
-    tail -n +1 -f --pid=$qpid "$serial" | tr -d '\r' &
-    tailpid=$!
-fi
-rc=0
-wait $qpid || rc=$?
-trap - EXIT INT TERM HUP
-# The console stream ends by itself once QEMU is gone.
-[ -z "$tailpid" ] || wait $tailpid || true
-took=$(( ($(date +%s%N) - start) / 100000000 ))   # tenths of a second
-took="$((took / 10)).$((took % 10))"
-[ $demo = 0 ] || echo
-tr -d '\r' < "$serial" > "$serial.tmp" && mv "$serial.tmp" "$serial"
-# The init's markers, without the kernel log's timestamp
-markers=$out/markers.txt
-sed -n -E 's/^(\[[ 0-9.]*\] )?(@@ .*)$/\2/p' "$serial" > "$markers"
+guest_run "$out" "$timeout_s" $demo "$QEMU" "${qemu_args[@]}"
+rc=$guest_rc
 
 # --- what the guest reported -------------------------------------------
 # Checks look for things that may be missing: no errexit from here on.
 set +e
-marker() { grep -a "^@@ $1 " "$markers" | head -n 1 | cut -d' ' -f3- || true; }
-probe_dmesg() { grep -a '^@@ dmesg ' "$markers" | cut -d' ' -f3- || true; }
-after_dmesg() { grep -a '^@@ after_probe ' "$markers" | cut -d' ' -f3- || true; }
+probe_dmesg() { markers dmesg; }
+after_dmesg() { markers after_probe; }
 
 echo "== checks: Linux's arm-smmu-v3 on the SMMUv3 with ssidsize=$ssidsize"
-fails=0
-check() {   # check NAME OK(0/1) DETAIL
-    if [ "$2" = 1 ]; then
-        printf 'PASS  %-38s %s\n' "$1" "$3"
-    else
-        printf 'FAIL  %-38s %s\n' "$1" "$3"; fails=$((fails + 1))
-    fi
-}
 
 # Expected: Linux gives the test device min(SSIDSIZE, Max PASID Width)
 # SSID bits, a linear CD table up to 1024 CDs (CTXDESC_L2_ENTRIES) and
@@ -121,12 +85,8 @@ elif [ $exp_bits -gt 0 ]; then exp_fmt=0; exp_fmt_name="linear, $((1 << exp_bits
 else exp_fmt=0; exp_fmt_name="single CD"
 fi
 
-ok=0; grep -aq '^@@ done' "$markers" && [ $rc = 0 ] && ok=1
-if [ $rc = 124 ] || [ $rc = 137 ]; then why="QEMU killed after ${timeout_s}s"
-elif [ $rc != 0 ]; then why="QEMU exit status $rc"
-else why="powered off after ${took}s"
-fi
-check "guest ran to the end" $ok "$why, kernel $(marker kernel)"
+ok=0; grep -aq '^@@ done' "$guest_markers" && [ $rc = 0 ] && ok=1
+check "guest ran to the end" $ok "$(guest_end "$timeout_s"), kernel $(marker kernel)"
 
 probe=$(probe_dmesg | grep -aE 'arm-smmu-v3 [^ ]+: .*(ias|oas) [0-9]+-bit' | head -n 1)
 bad=$(probe_dmesg | grep -aiE 'arm-smmu-v3.*(fail|error|unable|unhandled|timeout|disabl)' | head -n 1)
@@ -224,11 +184,6 @@ ok=0; [ "$(field S1CDMax "$dste")" = 0 ] && ok=1
 check "virtio-blk STE: single CD" $ok "S1CDMax=$(field S1CDMax "$dste") (no PASID capability)"
 
 if [ $fails != 0 ]; then
-    echo "---- serial console, last 40 lines ($serial)"
-    tail -n 40 "$serial"
-    echo "---- QEMU stderr ($out/qemu.log)"
-    tail -n 10 "$out/qemu.log"
-    echo "---- trace, last 10 lines ($trace)"
-    tail -n 10 "$trace"
+    guest_dump "$out"
     exit 1
 fi
