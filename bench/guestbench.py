@@ -16,9 +16,10 @@ checks and the 256 MiB benchmark disk.  Per boot it records:
               O_DIRECT at 4 KiB and 64 KiB: the difference of the guest
               kernel's timestamps on the markers around each dd.
 
-Configurations run interleaved, median over the runs.  Before every boot
-the disk images are read on the host, so QEMU always finds them in the
-host page cache.
+Configurations run interleaved (one round = one boot of each), median
+over the rounds; a round that would end past --budget is not started.
+Before every boot the disk images are read on the host, so QEMU always
+finds them in the host page cache.
 """
 
 import argparse
@@ -109,6 +110,8 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--budget", type=int, default=420,
+                    help="seconds: start no round that would end later")
     ap.add_argument("--configs", default="all",
                     help="'all', or indexes into the list, e.g. 2")
     args = ap.parse_args()
@@ -124,9 +127,16 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     results = {c[:2]: [] for c in configs}
     t0 = time.time()
-    print("== guest: %d configurations x %d boots" % (len(configs), args.runs),
-          flush=True)
+    print("== guest: %d configurations x %d boots (at most %d s)" % (
+        len(configs), args.runs, args.budget), flush=True)
     for run in range(args.runs):
+        # 'make bench' has a time budget: no round that would overrun it
+        # (one round of all configurations always runs)
+        took = time.time() - t0
+        if run and took + took / run > args.budget:
+            print("   %d round(s): another would pass the %d s budget" % (
+                run, args.budget), flush=True)
+            break
         for build, label, binary, smmu in configs:
             log = os.path.join(args.work, "guest-%s-%s-%d.log" % (
                 build, re.sub(r"[^a-z0-9]+", "-", label.lower()), run))

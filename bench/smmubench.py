@@ -47,6 +47,7 @@ OPS = ("read", "write")
 MISS_PASIDS = 512       # > 256 IOTLB entries, < 8192 configuration entries
 CFGMISS_PASIDS = 16384  # > 8192 configuration cache entries
 SCALING = (1, 16, 256, 4096, 65536)
+ROUND_MAX = 64 * MiB    # see repeat_for()
 TRACE_EVENTS = ("smmu_iotlb_lookup_hit", "smmu_iotlb_lookup_miss",
                 "smmuv3_config_cache_hit", "smmuv3_config_cache_miss")
 
@@ -106,8 +107,8 @@ CONFIGS = {c.name: c for c in (
            setup_pasids(12, CFGMISS_PASIDS), pasid=True),
     Config("d64", "stage 1, ssidsize=20, 2-level CD table, 64 KB granule",
            20, setup_pasids(16, MISS_PASIDS), pasid=True),
-    Config("lin", "stage 1, ssidsize=20, linear CD table (S1CDMax=14)", 20,
-           setup_pasids(12, CFGMISS_PASIDS, S1FMT_LINEAR, 14), pasid=True),
+    Config("lin", "stage 1, ssidsize=20, linear CD table (S1CDMax=15)", 20,
+           setup_pasids(12, CFGMISS_PASIDS, S1FMT_LINEAR, 15), pasid=True),
 )}
 
 
@@ -161,10 +162,16 @@ def workloads(quick):
 
 def repeat_for(w, total):
     """REPEAT of the long run: TOTAL bytes, at least 8 transfers, a
-    multiple of 4 (the short run is a quarter) and of the PASID count."""
+    multiple of 4 (the short run is a quarter).  Round robin over PASIDs:
+    the short run covers every PASID a whole number of times, when that
+    is at most ROUND_MAX bytes (so 16384 PASIDs really overflow the
+    configuration cache); larger transfers miss on every page after a few
+    PASIDs anyway."""
     r = max(8, total // w.size)
-    step = 4 * max(w.pasids, 1) if w.pasids <= total // w.size else 4
-    return max(step, r // step * step)
+    if w.pasids > 1 and w.pasids * w.size <= ROUND_MAX:
+        step = 4 * w.pasids
+        r = max(step, r // step * step)
+    return r // 4 * 4
 
 
 # ---- builds ----------------------------------------------------------------
@@ -490,8 +497,8 @@ def main():
         builds.append(Build(name, binary, True))
     os.makedirs(args.work, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
-    runs = 3 if quick else 7
-    total = (8 if quick else 48) * MiB     # bytes of a long timed run
+    runs = 3 if quick else 9
+    total = (8 if quick else 64) * MiB     # bytes of a long timed run
     ir_total = (256 * KiB if quick else 2 * MiB)
     jobs = os.cpu_count() or 1
     records = {}
