@@ -29,7 +29,6 @@ report.py) into --out.
 import argparse
 import json
 import os
-import glob
 import shutil
 import statistics
 import sys
@@ -37,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qtestlib import (Machine, DATA_BASE, STE_CFG_BYPASS, STE_CFG_S1,  # noqa
+from qtestlib import (Machine, STE_CFG_BYPASS, STE_CFG_S1,  # noqa
                       S1FMT_LINEAR, S1FMT_2LVL_64K, S1DSS_SSID0,
                       S1DSS_BYPASS, cd_bytes)
 
