@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the guest boot tests (guest-boot.sh, guest-vfio.sh): run one
 # bounded boot, turn the console into markers, report checks.  Source it
 # after config.sh.
@@ -14,7 +15,7 @@ trace_arg() { printf 'trace:%s,' "$@" | sed 's/,$//'; }
 # (seconds, one decimal) and guest_markers (OUT/markers.txt: the init's
 # "@@ name value" lines without the kernel log's timestamp).
 guest_run() {
-    local out=$1 timeout_s=$2 demo=$3 qemu=$4 start qpid tailpid= t
+    local out=$1 timeout_s=$2 demo=$3 qemu=$4 start qpid tailpid='' t
     shift 4
     local serial=$out/serial.log
     # shellcheck disable=SC2206  # the user's arguments, split on spaces
@@ -28,6 +29,7 @@ guest_run() {
     # (timeout passes TERM on to QEMU)
     # shellcheck disable=SC2064  # expand $qpid now
     trap "kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true" EXIT
+    # shellcheck disable=SC2064
     trap "kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true; exit 130" INT TERM HUP
     if [ "$demo" = 1 ]; then
         tail -n +1 -f --pid=$qpid "$serial" | tr -d '\r' &

@@ -4,9 +4,11 @@
 # tests/guest/vfio-pasid attaches three I/O page tables that map the same
 # IOVA to three buffers: to PASID a, PASID b and the device's untagged
 # requests.  Checks the program's own verdicts (each buffer got exactly
-# its own data; after PASID a is detached its DMA fails) and cross-checks
-# them with QEMU's trace: which CD each DMA used, where the IOVA landed,
-# and the event the detached PASID raised.
+# its own data; after PASID a is detached its DMA fails; PASID b moved to
+# a's tables lands in a's buffer; after an unmap untagged DMA fails) and
+# cross-checks them with QEMU's trace: which CD each DMA used, where the
+# IOVA landed, the invalidations and events - and with the event records
+# the guest kernel received.
 #
 #   guest-vfio.sh [--demo] [--timeout SECONDS] [--pasids A B]
 #
@@ -50,7 +52,7 @@ qemu_args=(
     -nographic -nic none -no-reboot
     -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
     -append "console=ttyAMA0 panic=-1 printk.devkmsg=on pasidtest=vfio pasid_a=$pasid_a pasid_b=$pasid_b"
-    -global arm-smmuv3.ssidsize=$SSIDSIZE
+    -global "arm-smmuv3.ssidsize=$SSIDSIZE"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR"
     -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
@@ -126,23 +128,64 @@ ok=0; [ "$inv" -ge 1 ] && [ "$ev" = C_BAD_CD ] && ok=1
 check "detached PASID: C_BAD_CD" $ok \
     "CMD_CFGI_CD for SSID $pasid_a seen ${inv}x; its DMA: ${ev:-no event}, ${done_line#pasid_testdev_done }"
 
-# The record Linux dumped for it, decoded from the raw dword 0
-# (IHI 0070 7.3: type 7:0, SSV 11, SubstreamID 31:12, StreamID 63:32).
-rec=
-for dw0 in $(markers vfio_dmesg | awk '/event 0x[0-9a-f]+ received:/ { w = 1; next }
-        w && match($0, /0x[0-9a-f]+/) { print substr($0, RSTART, RLENGTH); w = 0 }'); do
-    if [ $((dw0 & 0xff)) = $((0x0a)) ]; then
-        rec=$(printf 'type=0x%x sid=0x%x SSV=%d SSID=0x%x' $((dw0 & 0xff)) \
-            $((dw0 >> 32)) $(((dw0 >> 11) & 1)) $(((dw0 >> 12) & 0xfffff)))
-        break
-    fi
-done
+# Replacement: PASID b's fifth transfer (its write after the attach that
+# moved it to a's tables) must go where PASID a's first write went.
+inv_b=$(grep -c "^smmuv3_cmdq_cfgi_cd sid=$TESTDEV_SID ssid=$(printf 0x%x $((pasid_b))) " "$trace")
+pa_moved=$(run_trace 1 "$pasid_b" 5 | grep "^smmuv3_translate_success .* iova=$IOVA " |
+               first_field translated)
+ok=0; [ -n "$pa_moved" ] && [ "$pa_moved" = "${pa_a##* }" ] && ok=1
+check "replaced PASID b: a's page" $ok \
+    "CMD_CFGI_CD for SSID $pasid_b seen ${inv_b}x; its write -> ${pa_moved:-none} (PASID a's page ${pa_a##* })"
+
+# Unmap: the untagged write after it (the fifth untagged transfer) misses
+# in the page tables - the TLB invalidation Linux sent was honoured.
+ev=$(run_trace 0 0 5 | sed -n 's/^smmuv3_record_event SMMU_EVT_\([A-Z_]*\) .*/\1/p' | head -n 1)
+ok=0; [ "$ev" = F_TRANSLATION ] && ok=1
+check "unmapped IOVA: F_TRANSLATION" $ok "untagged write after IOMMU_IOAS_UNMAP: ${ev:-no event}"
+
+# Nothing else faulted during the whole run: boot, attach, replace and
+# teardown included.
+evs=$(sed -n 's/^smmuv3_record_event SMMU_EVT_\([A-Z_]*\) .*/\1/p' "$trace" | tr '\n' ' ')
+ok=0; [ "$evs" = "C_BAD_CD F_TRANSLATION " ] && ok=1
+check "no other SMMU event" $ok "QEMU recorded: ${evs:-none}"
+
+# The records Linux dumped, decoded from the raw dword 0 (IHI 0070 7.3:
+# type 7:0, SSV 11, SubstreamID 31:12, StreamID 63:32).
+guest_record() {    # guest_record TYPE: the first record of that type
+    local dw0
+    for dw0 in $(markers vfio_dmesg | awk '/event 0x[0-9a-f]+ received:/ { w = 1; next }
+            w && match($0, /0x[0-9a-f]+/) { print substr($0, RSTART, RLENGTH); w = 0 }'); do
+        if [ $((dw0 & 0xff)) = $(($1)) ]; then
+            printf 'type=0x%x sid=0x%x SSV=%d SSID=0x%x' $((dw0 & 0xff)) \
+                $((dw0 >> 32)) $(((dw0 >> 11) & 1)) $(((dw0 >> 12) & 0xfffff))
+            return
+        fi
+    done
+}
+rec=$(guest_record 0x0a)
 ok=0; [ "$rec" = "$(printf 'type=0xa sid=0x%x SSV=1 SSID=0x%x' $((TESTDEV_SID)) $((pasid_a)))" ] && ok=1
 check "guest got the C_BAD_CD record" $ok "${rec:-none in the kernel log}"
+rec=$(guest_record 0x10)
+ok=0; [ "$rec" = "$(printf 'type=0x10 sid=0x%x SSV=0 SSID=0x0' $((TESTDEV_SID)))" ] && ok=1
+check "guest got the F_TRANSLATION record" $ok "${rec:-none in the kernel log}"
 
 if [ $demo = 1 ]; then
-    echo "== per-PASID results (from the guest)"
-    markers vfio | grep -aE '^(attach|detach|check|result) ' | sed 's/^/   /'
+    verdict() {     # verdict CHECK-PREFIX...: OK if the guest passed them all
+        local p
+        for p in "$@"; do
+            markers vfio | grep -aq "^check FAIL $p" && { echo FAILED; return; }
+        done
+        echo OK
+    }
+    echo "== per-PASID results: one IOVA ($IOVA), three page tables"
+    printf '   %-15s %-10s %-16s %s\n' tag CD "IOVA ->" "what happened"
+    printf '   %-15s %-10s %-16s %s\n' "PASID $pasid_a" "${pa_a%% ->*}" "${pa_a##* }" \
+        "write+read $(verdict write_a landed_a read_a); detached: refused $(verdict detached_a_), C_BAD_CD"
+    printf '   %-15s %-10s %-16s %s\n' "PASID $pasid_b" "${pa_b%% ->*}" "${pa_b##* }" \
+        "write+read $(verdict write_b landed_b read_b); moved to PASID $pasid_a's tables: -> ${pa_moved:-?} $(verdict b_replaced)"
+    printf '   %-15s %-10s %-16s %s\n' untagged "${pa_u%% ->*}" "${pa_u##* }" \
+        "write+read $(verdict write_untagged landed_untagged read_untagged); unmapped: refused $(verdict unmapped_untagged_), F_TRANSLATION"
+    echo "   guest: $(markers vfio | grep -a '^result ' | head -n 1)"
 fi
 
 if [ $fails != 0 ]; then

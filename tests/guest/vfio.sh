@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2154  # dev, seen: set by init
 # "pasidtest=vfio" (sourced by tests/guest/init): the iommufd/VFIO PASID
 # test.  vfio-pasid (tests/guest/vfio-pasid.c, cross-compiled by
 # scripts/build-kernel.sh) does the work; each of its output lines
