@@ -39,12 +39,7 @@ rm -rf "$out"
 mkdir -p "$out"
 trace=$out/trace.log
 
-# The disk: 16 MiB of random bytes, made once; its hash is the reference.
-disk=$GUEST_DIR/disk.img
-if [ ! -f "$disk" ]; then
-    head -c 16M /dev/urandom > "$disk.tmp" && mv "$disk.tmp" "$disk"
-fi
-disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
+guest_disk_prepare
 
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_l1cd smmuv3_cd_addr_linear
               smmuv3_get_cd smmuv3_record_event pasid_testdev_run
@@ -57,7 +52,7 @@ qemu_args=(
     -append "console=ttyAMA0 panic=-1 printk.devkmsg=on"
     -global arm-smmuv3.ssidsize="$ssidsize"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH"
-    -drive file="$disk",if=none,format=raw,id=disk0,readonly=on
+    -drive file="$guest_disk",if=none,format=raw,id=disk0,readonly=on
     -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
     -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
@@ -111,8 +106,8 @@ else
 fi
 
 guest_sha=$(marker disk_sha256)
-ok=0; [ "$guest_sha" = "$disk_sha" ] && ok=1
-check "virtio-blk DMA through the SMMU" $ok "guest sha256 ${guest_sha:0:16}… host ${disk_sha:0:16}… ($(marker disk))"
+ok=0; [ "$guest_sha" = "$guest_disk_sha" ] && ok=1
+check "virtio-blk DMA through the SMMU" $ok "guest sha256 ${guest_sha:0:16}… host ${guest_disk_sha:0:16}… ($(marker disk))"
 
 # --- what QEMU saw --------------------------------------------------------
 # select_cd FIELD SID SSID: a field of the first smmuv3_select_cd line.

@@ -3,6 +3,17 @@
 # bounded boot, turn the console into markers, report checks.  Source it
 # after config.sh.
 
+# The read-only disk both boots give a virtio-blk behind the SMMU: 16 MiB
+# of random bytes, made once.  Sets guest_disk and guest_disk_sha (the
+# reference for the sha256 the guest reads).
+guest_disk_prepare() {
+    guest_disk=$GUEST_DIR/disk.img
+    if [ ! -f "$guest_disk" ]; then
+        head -c 16M /dev/urandom > "$guest_disk.tmp" && mv "$guest_disk.tmp" "$guest_disk"
+    fi
+    guest_disk_sha=$(sha256sum "$guest_disk" | cut -d' ' -f1)
+}
+
 # -d argument enabling these trace events: trace_arg EVENT...
 trace_arg() { printf 'trace:%s,' "$@" | sed 's/,$//'; }
 

@@ -32,7 +32,7 @@ QEMU=$OBJ_DIR/qemu-system-aarch64
 [ -f "$KERNEL_DIR/guest.env" ] || die "no iommufd guest kernel: run 'make kernel'"
 . "$KERNEL_DIR/guest.env"
 
-TESTDEV_ADDR=02.0 TESTDEV_SID=0x10
+TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 DISK_ADDR=03.0
 SSIDSIZE=20
 IOVA=0x40000000                 # tests/guest/vfio-pasid.c
 
@@ -40,6 +40,9 @@ out=$BUILD_DIR/test-logs/guest-vfio
 rm -rf "$out"
 mkdir -p "$out"
 trace=$out/trace.log
+# A virtio-blk disk behind the same SMMU, read by the guest's DMA API
+# while the test device belongs to user space.
+guest_disk_prepare
 
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_cd smmuv3_record_event
               smmuv3_cmdq_cfgi_cd smmuv3_translate_success
@@ -54,6 +57,8 @@ qemu_args=(
     -append "console=ttyAMA0 panic=-1 printk.devkmsg=on pasidtest=vfio pasid_a=$pasid_a pasid_b=$pasid_b"
     -global "arm-smmuv3.ssidsize=$SSIDSIZE"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR"
+    -drive file="$guest_disk",if=none,format=raw,id=disk0,readonly=on
+    -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
     -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
 
@@ -70,6 +75,10 @@ check "guest ran to the end" $ok "$(guest_end "$timeout_s"), kernel $(marker ker
 bound=$(markers vfio | grep -a '^bound ' | head -n 1)
 ok=0; [ "$(echo "$bound" | sed -n 's/.*max_pasid_log2=\([0-9]*\).*/\1/p')" = $SSIDSIZE ] && ok=1
 check "vfio-pci + iommufd own the device" $ok "${bound:-$(markers vfio | grep -a '^error' | head -n 1)}"
+
+guest_sha=$(marker disk_sha256)
+ok=0; [ "$guest_sha" = "$guest_disk_sha" ] && ok=1
+check "virtio-blk DMA alongside" $ok "guest sha256 ${guest_sha:0:16}… host ${guest_disk_sha:0:16}…"
 
 # vfio-pasid's own checks, one line each: "check PASS|FAIL name detail"
 while read -r _ verdict name detail; do
