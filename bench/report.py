@@ -256,6 +256,19 @@ def notes(res):
             "grow with the number of PASIDs, and neither does memory "
             "(peak RSS column)." % (sc[4096]["ir"] - sc[256]["ir"],
                                     sc[65536]["ir"] - sc[4096]["ir"]))
+    same = [ratio(res.val("ns", "main", "patched", "a", op, size),
+                  res.val("ns", "main", "baseline", "a", op, size))
+            for op in ("read", "write") for size in (4 * KiB, 64 * KiB,
+                                                     2 * MiB)]
+    same = [r for r in same if r is not None]
+    if same:
+        out.append(
+            "- **Noise.** Rows (a) run the same code on both builds "
+            "(patches 0001-0003 are in both), so their time ratios show "
+            "this run's noise: %.2f to %.2f.  Time ratios inside that "
+            "band say nothing; the instruction counts are exact and "
+            "decide the comparisons of the same code path (patched vs "
+            "baseline, tagged vs untagged)." % (min(same), max(same)))
     out.append(
         "- **Guest boot-to-shell** is measured on the host from starting "
         "QEMU to reading the init's first marker on the serial console "

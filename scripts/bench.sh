@@ -54,6 +54,8 @@ if [ "$quick" != 1 ] && [ "${BENCH_WAIT_MAX:-1200}" -gt 0 ]; then
     done
 fi
 load_start=$(cat /proc/loadavg)
+run_start=$(date +%s) run_date=$(date -u '+%Y-%m-%d %H:%M UTC')
+waited=$((run_start - start))
 
 # The disks of the guest part: random bytes (nothing compresses or is
 # sparse), made once.  A 1 MiB /dev/vda for the init's own checks.
@@ -98,13 +100,13 @@ else
     rm -f "$BENCH_OUT/guest.json"
 fi
 load_end=$(cat /proc/loadavg)
-took=$(( $(date +%s) - start ))
+took=$(( $(date +%s) - run_start ))
 
 # The facts of this run, for the header of results.md.
 "$BENCH_PYTHON" - "$BENCH_OUT/meta.json" <<EOF
 import json, sys
 lines = [
-    "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $took s$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.",
+    "Run: started $run_date, $took s (after $waited s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.",
     "Load average (1, 5, 15 min) at the start: $(echo "$load_start" | cut -d' ' -f1-3); at the end: $(echo "$load_end" | cut -d' ' -f1-3).",
     "patched: build/obj, work tree $head_desc$([ -n "$dirty" ] && echo ' (with uncommitted changes)').",
     "baseline (qtest): build/obj-bench-base = $BASE_TAG + patches 0001-0003 only (MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.",
