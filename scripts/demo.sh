@@ -17,7 +17,7 @@ rc=0
 if [ "${DEMO_STOCK:-0}" != 1 ] && [ -z "${GUEST_KERNEL:-}" ]; then
     if bash "$TOP/scripts/build-kernel.sh"; then
         bash "$TOP/scripts/guest-vfio.sh" --demo || rc=$?
-        echo "   logs: build/test-logs/guest-vfio/ (serial.log, trace.log, command)"
+        echo "   logs: build/test-logs/guest-vfio-0x100-0xfffff/ (serial.log, trace.log, command)"
         exit $rc
     fi
     echo "== no iommufd guest kernel (see above): Debian's stock kernel instead"

@@ -17,11 +17,16 @@
  *  6. unmap the IOVA from the untagged space: untagged DMA fails, PASID b
  *     still works.
  *
- * Output: one line per step, "<name> <value...>", for tests/guest/vfio.sh
- * to turn into markers; the last line is "result pass" or "result fail".
- * Exit status 0 only if every check passed.
+ * Between 3 and 4, COMMAND (if given) runs with sh -c: other DMA through
+ * the same SMMU while the device is attached (tests/guest/vfio.sh reads
+ * the virtio-blk disk there).
  *
- * Usage: vfio-pasid BDF [PASID_A PASID_B]     (BDF like 0000:00:02.0)
+ * Output: one line per step, "<name> <value...>", for tests/guest/vfio.sh
+ * to turn into markers; checks are "check PASS|FAIL <name> <detail>", the
+ * last line is "result pass" or "result fail".  Exit status 0 only if
+ * every check passed.
+ *
+ * Usage: vfio-pasid BDF [PASID_A PASID_B [COMMAND]]  (BDF: 0000:00:02.0)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -65,8 +70,8 @@ enum {
 #define STATUS_DONE         (1u << 0)
 #define STATUS_ERROR        (1u << 1)
 #define STATUS_CAUSE(s)     (((s) >> 8) & 0xff)
+#define CAUSE_WRITE         4       /* a write failed */
 
-#define PAGE                4096u
 #define IOVA                0x40000000ull   /* the same IOVA in all three */
 #define DMA_LEN             256u            /* bytes the device writes */
 #define POISON              0xa5
@@ -74,6 +79,7 @@ enum {
 #define NO_PASID            (~0u)
 
 static int failures;
+static uint32_t page;       /* the buffers' size: one page */
 
 static void say(const char *fmt, ...)
 {
@@ -99,9 +105,11 @@ static void check(int ok, const char *what, const char *fmt, ...)
     failures += !ok;
 }
 
-static void die(const char *what)
+/* Give up: report what failed, why, and a @hint if there is one */
+static void die(const char *what, const char *hint)
 {
-    say("error %s: %s", what, strerror(errno));
+    say("error %s: %s%s%s", what, errno ? strerror(errno) : "failed",
+        hint ? ": " : "", hint ? hint : "");
     say("result fail");
     exit(1);
 }
@@ -111,7 +119,7 @@ static void write_file(const char *path, const char *text)
     int fd = open(path, O_WRONLY);
 
     if (fd < 0 || write(fd, text, strlen(text)) < 0) {
-        die(path);
+        die(path, NULL);
     }
     close(fd);
 }
@@ -150,8 +158,9 @@ static int open_vfio_cdev(const char *bdf)
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
     d = opendir(path);
     if (!d) {
-        die(path);
+        die(path, "vfio-pci did not bind it (CONFIG_VFIO_DEVICE_CDEV?)");
     }
+    errno = 0;
     while ((e = readdir(d))) {
         if (!strncmp(e->d_name, "vfio", 4)) {
             snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
@@ -162,7 +171,7 @@ static int open_vfio_cdev(const char *bdf)
     }
     closedir(d);
     if (fd < 0) {
-        die("open the VFIO device cdev");
+        die("VFIO device cdev", "none under vfio-dev/ or open failed");
     }
     return fd;
 }
@@ -178,7 +187,7 @@ static uint64_t region_offset(int fd, uint32_t index)
     struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
 
     if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info)) {
-        die("VFIO_DEVICE_GET_REGION_INFO");
+        die("VFIO_DEVICE_GET_REGION_INFO", NULL);
     }
     return info.offset;
 }
@@ -186,7 +195,7 @@ static uint64_t region_offset(int fd, uint32_t index)
 static void reg_write(struct testdev *t, uint32_t reg, uint32_t val)
 {
     if (pwrite(t->fd, &val, 4, t->bar0 + reg) != 4) {
-        die("BAR 0 write");
+        die("BAR 0 write", NULL);
     }
 }
 
@@ -195,7 +204,7 @@ static uint32_t reg_read(struct testdev *t, uint32_t reg)
     uint32_t val;
 
     if (pread(t->fd, &val, 4, t->bar0 + reg) != 4) {
-        die("BAR 0 read");
+        die("BAR 0 read", NULL);
     }
     return val;
 }
@@ -206,11 +215,11 @@ static void enable_bus_master(struct testdev *t)
     uint16_t cmd;
 
     if (pread(t->fd, &cmd, 2, t->config + 4) != 2) {
-        die("config read");
+        die("config read", NULL);
     }
     cmd |= 0x6;
     if (pwrite(t->fd, &cmd, 2, t->config + 4) != 2) {
-        die("config write");
+        die("config write", NULL);
     }
 }
 
@@ -253,30 +262,35 @@ static const char *pasid_str(uint32_t pasid, char *tmp)
     return tmp;
 }
 
-/* An I/O address space mapping IOVA to its own page-aligned buffer */
+/*
+ * An I/O address space: IOVA mapped to its own buffer (one page), and the
+ * PASID-capable page tables (HWPT) iommufd made for it.
+ */
 struct space {
     const char *name;
-    uint32_t pasid;     /* NO_PASID: the device's requests without PASID */
-    uint32_t pattern;   /* what the device writes for this space */
     uint8_t *buf;
     uint32_t ioas, hwpt;
+    uint32_t expect;    /* the pattern last written into buf, 0: none */
 };
 
-static void space_create(int iommufd, uint32_t dev_id, struct space *s)
+static void space_create(int iommufd, uint32_t dev_id, struct space *s,
+                         const char *name)
 {
     struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
     struct iommu_ioas_map map = { .size = sizeof(map) };
     struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
 
-    s->buf = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+    s->name = name;
+    s->expect = 0;
+    s->buf = mmap(NULL, page, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (s->buf == MAP_FAILED) {
-        die("mmap");
+        die("mmap", NULL);
     }
-    memset(s->buf, POISON, PAGE);
+    memset(s->buf, POISON, page);
 
     if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc)) {
-        die("IOMMU_IOAS_ALLOC");
+        die("IOMMU_IOAS_ALLOC", NULL);
     }
     s->ioas = alloc.out_ioas_id;
 
@@ -284,59 +298,64 @@ static void space_create(int iommufd, uint32_t dev_id, struct space *s)
                 IOMMU_IOAS_MAP_WRITEABLE;
     map.ioas_id = s->ioas;
     map.user_va = (uintptr_t)s->buf;
-    map.length = PAGE;
+    map.length = page;
     map.iova = IOVA;
     if (ioctl(iommufd, IOMMU_IOAS_MAP, &map)) {
-        die("IOMMU_IOAS_MAP");
+        die("IOMMU_IOAS_MAP", NULL);
     }
 
     /*
-     * iommufd only attaches a PASID to page tables allocated for PASID
-     * use, and then also wants the device's own (no PASID) ones to be.
+     * iommufd attaches a PASID only to page tables allocated for PASID
+     * use, and once a PASID is attached it wants the device's own (no
+     * PASID) tables to be such too (iommufd_hwpt_pasid_compat()).
      */
     hwpt.flags = IOMMU_HWPT_ALLOC_PASID;
     hwpt.dev_id = dev_id;
     hwpt.pt_id = s->ioas;
     if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &hwpt)) {
-        die("IOMMU_HWPT_ALLOC");
+        die("IOMMU_HWPT_ALLOC", NULL);
     }
     s->hwpt = hwpt.out_hwpt_id;
     say("space %s ioas=%u hwpt=%u iova=0x%llx buf=%p", s->name, s->ioas,
         s->hwpt, IOVA, (void *)s->buf);
 }
 
-static void space_attach(int devfd, struct space *s)
+static void space_unmap(int iommufd, struct space *s)
+{
+    struct iommu_ioas_unmap unmap = {
+        .size = sizeof(unmap), .ioas_id = s->ioas, .iova = IOVA,
+        .length = page,
+    };
+
+    if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap)) {
+        die("IOMMU_IOAS_UNMAP", NULL);
+    }
+    say("unmap %s iova=0x%llx", s->name, IOVA);
+}
+
+/*
+ * Requests with @pasid (NO_PASID: the device's own) now use @s's page
+ * tables.  Attaching a PASID that already has tables replaces them.
+ */
+static void attach(int devfd, uint32_t pasid, struct space *s)
 {
     struct vfio_device_attach_iommufd_pt at = {
         .argsz = sizeof(at), .pt_id = s->hwpt,
     };
     char tmp[16];
 
-    if (s->pasid != NO_PASID) {
+    if (pasid != NO_PASID) {
         at.flags = VFIO_DEVICE_ATTACH_PASID;
-        at.pasid = s->pasid;
+        at.pasid = pasid;
     }
     if (ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at)) {
-        die("VFIO_DEVICE_ATTACH_IOMMUFD_PT");
+        die("VFIO_DEVICE_ATTACH_IOMMUFD_PT", NULL);
     }
-    say("attach %s pasid=%s hwpt=%u", s->name, pasid_str(s->pasid, tmp),
+    say("attach pasid=%s space=%s hwpt=%u", pasid_str(pasid, tmp), s->name,
         at.pt_id);
 }
 
-static void space_unmap(int iommufd, struct space *s)
-{
-    struct iommu_ioas_unmap unmap = {
-        .size = sizeof(unmap), .ioas_id = s->ioas, .iova = IOVA,
-        .length = PAGE,
-    };
-
-    if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap)) {
-        die("IOMMU_IOAS_UNMAP");
-    }
-    say("unmap %s iova=0x%llx", s->name, IOVA);
-}
-
-static void pasid_detach(int devfd, uint32_t pasid)
+static void detach(int devfd, uint32_t pasid)
 {
     struct vfio_device_detach_iommufd_pt de = {
         .argsz = sizeof(de), .flags = VFIO_DEVICE_DETACH_PASID,
@@ -344,32 +363,42 @@ static void pasid_detach(int devfd, uint32_t pasid)
     };
 
     if (ioctl(devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &de)) {
-        die("VFIO_DEVICE_DETACH_IOMMUFD_PT");
+        die("VFIO_DEVICE_DETACH_IOMMUFD_PT", NULL);
     }
     say("detach pasid=%u", pasid);
 }
 
 /*
- * Does @buf hold the device's write of @pattern (words pattern,
- * pattern + 1, ...) in its first DMA_LEN bytes, and POISON after?
- * With @pattern 0 only POISON is expected (untouched).
+ * Does @s's buffer hold the device's write of s->expect (words expect,
+ * expect + 1, ...) in its first DMA_LEN bytes, and POISON after?  With
+ * expect 0, only POISON (never written).
  */
-static int buf_holds(const uint8_t *buf, uint32_t pattern)
+static int space_intact(const struct space *s)
 {
     uint32_t i, w;
 
-    for (i = 0; pattern && i < DMA_LEN; i += 4) {
-        memcpy(&w, buf + i, 4);
-        if (w != pattern + i / 4) {
+    for (i = 0; s->expect && i < DMA_LEN; i += 4) {
+        memcpy(&w, s->buf + i, 4);
+        if (w != s->expect + i / 4) {
             return 0;
         }
     }
-    for (i = pattern ? DMA_LEN : 0; i < PAGE; i++) {
-        if (buf[i] != POISON) {
+    for (i = s->expect ? DMA_LEN : 0; i < page; i++) {
+        if (s->buf[i] != POISON) {
             return 0;
         }
     }
     return 1;
+}
+
+static int all_intact(const struct space *sp, int n)
+{
+    int i, ok = 1;
+
+    for (i = 0; i < n; i++) {
+        ok &= space_intact(&sp[i]);
+    }
+    return ok;
 }
 
 static uint32_t byte_sum(const uint8_t *buf)
@@ -383,65 +412,88 @@ static uint32_t byte_sum(const uint8_t *buf)
 }
 
 /*
- * Write with @s's tag; then every space must hold what it should.  Check
- * names are @round followed by the space's name.
+ * The device writes @pattern with tag @pasid, which must land in @target
+ * and nowhere else; then it reads it back through the same tag.  Checks
+ * "<what>_write", "<what>_landed", "<what>_read".
  */
-static void dma_write_and_check(struct testdev *t, const char *round,
-                                struct space *sp, int n, struct space *s,
-                                uint32_t *expect)
+static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
+                         uint32_t pattern, struct space *target,
+                         struct space *sp, int n)
 {
-    char what[64], tmp[16];
+    char name[64], tmp[16];
     uint32_t status, sum;
-    int i, ok = 1;
 
-    status = testdev_dma(t, CTRL_OP_WRITE, DMA_LEN, s->pasid, s->pattern,
-                         NULL);
-    snprintf(what, sizeof(what), "%swrite_%s", round, s->name);
-    check(status == STATUS_DONE, what, "pasid=%s status=0x%x",
-          pasid_str(s->pasid, tmp), status);
+    status = testdev_dma(t, CTRL_OP_WRITE, DMA_LEN, pasid, pattern, NULL);
+    snprintf(name, sizeof(name), "%s_write", what);
+    check(status == STATUS_DONE, name, "pasid=%s status=0x%x",
+          pasid_str(pasid, tmp), status);
 
-    expect[s - sp] = s->pattern;
-    for (i = 0; i < n; i++) {
-        ok &= buf_holds(sp[i].buf, expect[i]);
-    }
-    snprintf(what, sizeof(what), "%slanded_%s", round, s->name);
-    check(ok, what, "each buffer holds exactly its own data");
+    target->expect = pattern;
+    snprintf(name, sizeof(name), "%s_landed", what);
+    check(all_intact(sp, n), name, "in buffer %s only", target->name);
 
-    /* And back: the device reads what it wrote, through the same tag */
-    status = testdev_dma(t, CTRL_OP_READ, DMA_LEN, s->pasid, 0, &sum);
-    snprintf(what, sizeof(what), "%sread_%s", round, s->name);
-    check(status == STATUS_DONE && sum == byte_sum(s->buf), what,
+    status = testdev_dma(t, CTRL_OP_READ, DMA_LEN, pasid, 0, &sum);
+    snprintf(name, sizeof(name), "%s_read", what);
+    check(status == STATUS_DONE && sum == byte_sum(target->buf), name,
           "status=0x%x checksum=0x%x expected=0x%x", status, sum,
-          byte_sum(s->buf));
+          byte_sum(target->buf));
 }
 
 /*
- * A write with @pasid that must fail: the device reports the failure and
- * no buffer changes.  Check names start with @what.  One word: QEMU's
- * memory core retries a failed access in 4-byte pieces, each raising its
- * own event, and the kernel's rate limit would drop the records after
- * the first few.
+ * A write with tag @pasid that the SMMU must refuse: the device reports a
+ * failed write (CAUSE 4, not 2: the device itself did issue it) and no
+ * buffer changes.  Checks "<what>_refused", "<what>_untouched".  One word
+ * only: QEMU's memory core retries a failed access in 4-byte pieces, each
+ * raising its own event, and the kernel's rate limit would drop the
+ * records after the first few.
  */
-static void dma_write_must_fail(struct testdev *t, const char *what,
-                                uint32_t pasid, struct space *sp, int n,
-                                const uint32_t *expect)
+static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
+                        struct space *sp, int n)
 {
     char name[64], tmp[16];
     uint32_t status, failed;
-    int i, ok = 1;
 
     status = testdev_dma(t, CTRL_OP_WRITE, 4, pasid, 0xdd000000, NULL);
     failed = reg_read(t, REG_FAILED);
-    snprintf(name, sizeof(name), "%s_fails", what);
-    check((status & STATUS_ERROR) && failed == 1, name,
-          "pasid=%s status=0x%x cause=%u failed=%u result=%u",
-          pasid_str(pasid, tmp), status, STATUS_CAUSE(status), failed,
-          reg_read(t, REG_RESULT));
-    for (i = 0; i < n; i++) {
-        ok &= buf_holds(sp[i].buf, expect[i]);
-    }
+    snprintf(name, sizeof(name), "%s_refused", what);
+    check((status & STATUS_ERROR) && STATUS_CAUSE(status) == CAUSE_WRITE &&
+          failed == 1, name, "pasid=%s status=0x%x cause=%u failed=%u "
+          "result=%u", pasid_str(pasid, tmp), status, STATUS_CAUSE(status),
+          failed, reg_read(t, REG_RESULT));
     snprintf(name, sizeof(name), "%s_untouched", what);
-    check(ok, name, "no buffer changed");
+    check(all_intact(sp, n), name, "no buffer changed");
+}
+
+/* Run @cmd (sh -c) and report each line of its output as "during ..." */
+static void run_during(const char *cmd)
+{
+    char line[256];
+    FILE *f;
+
+    say("during$ %s", cmd);
+    f = popen(cmd, "r");
+    if (!f) {
+        die("popen", NULL);
+    }
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        say("during %s", line);
+    }
+    say("during_exit %d", pclose(f));
+}
+
+static uint32_t parse_pasid(const char *arg)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(arg, &end, 0);
+    if (errno || *end || end == arg || v > 0xfffff) {
+        errno = EINVAL;
+        die("PASID", "a number from 0 to 0xfffff");
+    }
+    return v;
 }
 
 int main(int argc, char **argv)
@@ -449,88 +501,100 @@ int main(int argc, char **argv)
     struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
     struct iommu_hw_info info = { .size = sizeof(info) };
     struct testdev t;
-    struct space sp[3] = {
-        { .name = "a", .pattern = 0xaa000000 },
-        { .name = "b", .pattern = 0xbb000000 },
-        { .name = "untagged", .pasid = NO_PASID, .pattern = 0xcc000000 },
-    };
-    struct space replace;
-    uint32_t expect[3] = { 0, 0, 0 };
-    const char *bdf;
+    struct space sp[3];
+    struct space *space_a = &sp[0], *space_b = &sp[1], *space_u = &sp[2];
+    uint32_t pasid_a = 0x100, pasid_b = 0xfffff, id;
+    const char *bdf, *during = NULL;
     int iommufd, i;
 
-    if (argc != 2 && argc != 4) {
-        fprintf(stderr, "usage: %s BDF [PASID_A PASID_B]\n", argv[0]);
+    if (argc < 2 || argc == 3 || argc > 5) {
+        fprintf(stderr, "usage: %s BDF [PASID_A PASID_B [COMMAND]]\n",
+                argv[0]);
         return 2;
     }
     bdf = argv[1];
-    sp[0].pasid = argc == 4 ? strtoul(argv[2], NULL, 0) : 0x100;
-    sp[1].pasid = argc == 4 ? strtoul(argv[3], NULL, 0) : 0xfffff;
+    if (argc >= 4) {
+        pasid_a = parse_pasid(argv[2]);
+        pasid_b = parse_pasid(argv[3]);
+    }
+    if (argc == 5) {
+        during = argv[4];
+    }
+    if (pasid_a == pasid_b) {
+        errno = EINVAL;
+        die("PASIDs", "PASID_A and PASID_B must differ");
+    }
+    page = sysconf(_SC_PAGESIZE);
 
     /* 1. vfio-pci, the cdev, iommufd */
     bind_vfio_pci(bdf);
     t.fd = open_vfio_cdev(bdf);
     iommufd = open("/dev/iommu", O_RDWR);
     if (iommufd < 0) {
-        die("/dev/iommu");
+        die("/dev/iommu", NULL);
     }
     bind.iommufd = iommufd;
     if (ioctl(t.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
-        die("VFIO_DEVICE_BIND_IOMMUFD");
+        die("VFIO_DEVICE_BIND_IOMMUFD", errno == EPERM ?
+            "MSIs not isolated? (the virt machine needs gic-version=3, "
+            "whose ITS isolates them)" : NULL);
     }
     info.dev_id = bind.out_devid;
     if (ioctl(iommufd, IOMMU_GET_HW_INFO, &info)) {
-        die("IOMMU_GET_HW_INFO");
+        die("IOMMU_GET_HW_INFO", NULL);
     }
     say("bound dev_id=%u max_pasid_log2=%u", bind.out_devid,
         info.out_max_pasid_log2);
 
     t.bar0 = region_offset(t.fd, VFIO_PCI_BAR0_REGION_INDEX);
     t.config = region_offset(t.fd, VFIO_PCI_CONFIG_REGION_INDEX);
-    check(reg_read(&t, REG_ID) == TESTDEV_ID, "bar0", "id=0x%x",
-          reg_read(&t, REG_ID));
+    id = reg_read(&t, REG_ID);
+    if (id != TESTDEV_ID) {
+        errno = ENODEV;
+        die("BAR 0", "ID register is not the PASID test device's");
+    }
     enable_bus_master(&t);
 
-    /* 2. Three spaces, one IOVA */
-    for (i = 0; i < 3; i++) {
-        space_create(iommufd, bind.out_devid, &sp[i]);
-    }
-    /* The device's own space first: PASIDs hang off its CD table */
-    space_attach(t.fd, &sp[2]);
-    space_attach(t.fd, &sp[0]);
-    space_attach(t.fd, &sp[1]);
+    /* 2. Three spaces, one IOVA: untagged, PASID a, PASID b */
+    space_create(iommufd, bind.out_devid, space_a, "a");
+    space_create(iommufd, bind.out_devid, space_b, "b");
+    space_create(iommufd, bind.out_devid, space_u, "untagged");
+    attach(t.fd, NO_PASID, space_u);
+    attach(t.fd, pasid_a, space_a);
+    attach(t.fd, pasid_b, space_b);
 
     /* 3. Each tag lands in its own buffer */
-    for (i = 0; i < 3; i++) {
-        dma_write_and_check(&t, "", sp, 3, &sp[i], expect);
+    dma_lands_in(&t, "a", pasid_a, 0xaa000000, space_a, sp, 3);
+    dma_lands_in(&t, "b", pasid_b, 0xbb000000, space_b, sp, 3);
+    dma_lands_in(&t, "untagged", NO_PASID, 0xcc000000, space_u, sp, 3);
+
+    /* Other DMA through the same SMMU while the device is attached */
+    if (during) {
+        run_during(during);
     }
 
     /* 4. Detach PASID a: its DMA fails, touches nothing; b still works */
-    pasid_detach(t.fd, sp[0].pasid);
-    dma_write_must_fail(&t, "detached_a", sp[0].pasid, sp, 3, expect);
-    sp[1].pattern = 0xbe000000;
-    sp[2].pattern = 0xce000000;
-    dma_write_and_check(&t, "detached_a_then_", sp, 3, &sp[1], expect);
-    dma_write_and_check(&t, "detached_a_then_", sp, 3, &sp[2], expect);
+    detach(t.fd, pasid_a);
+    dma_refused(&t, "a_detached", pasid_a, sp, 3);
+    dma_lands_in(&t, "b_after_detach", pasid_b, 0xbe000000, space_b, sp, 3);
+    dma_lands_in(&t, "untagged_after_detach", NO_PASID, 0xce000000,
+                 space_u, sp, 3);
 
     /*
      * 5. PASID b moves to a's page tables in one attach (a replacement,
      * no detach in between): its DMA now lands in buffer a.
      */
-    replace = sp[1];
-    replace.hwpt = sp[0].hwpt;
-    space_attach(t.fd, &replace);
-    sp[0].pasid = sp[1].pasid;
-    sp[0].pattern = 0xab000000;
-    dma_write_and_check(&t, "b_replaced_by_a_", sp, 3, &sp[0], expect);
+    attach(t.fd, pasid_b, space_a);
+    dma_lands_in(&t, "b_moved", pasid_b, 0xab000000, space_a, sp, 3);
 
     /* 6. Unmap the untagged space's IOVA: untagged fails, b still works */
-    space_unmap(iommufd, &sp[2]);
-    dma_write_must_fail(&t, "unmapped_untagged", NO_PASID, sp, 3, expect);
-    sp[0].pattern = 0xac000000;
-    dma_write_and_check(&t, "unmapped_untagged_then_", sp, 3, &sp[0],
-                        expect);
+    space_unmap(iommufd, space_u);
+    dma_refused(&t, "untagged_unmapped", NO_PASID, sp, 3);
+    dma_lands_in(&t, "b_after_unmap", pasid_b, 0xac000000, space_a, sp, 3);
 
+    for (i = 0; i < 3; i++) {
+        say("buffer %s holds 0x%08x", sp[i].name, sp[i].expect);
+    }
     say("result %s failures=%d", failures ? "fail" : "pass", failures);
     return failures ? 1 : 0;
 }
