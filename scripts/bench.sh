@@ -18,7 +18,8 @@
 # The full run first waits (up to BENCH_WAIT_MAX seconds, 90: with the
 # ~480 s of measuring, make bench stays within 10 minutes) for the
 # 1-minute load average to drop below BENCH_MAX_LOAD (0.7): the machine
-# may be shared, and the report records the load either way.  BENCH_PARTS=qtest,guest selects parts.
+# may be shared, and the report records the load either way.
+# BENCH_PARTS=qtest,guest selects parts.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/bench-config.sh"
