@@ -299,47 +299,43 @@ def table(head, rows):
     return "\n".join(lines)
 
 
-def main_table(res):
-    head = ["op", "size", "configuration", "patched ns", "baseline ns",
-            "time ratio", "patched Ir", "baseline Ir", "Ir ratio", "MiB/s",
-            "x no IOMMU"]
+def config_rows(res, configs, with_ratios):
+    """Rows for (section, configuration) pairs over ops and sizes: patched
+    vs baseline time and Ir, and throughput relative to no IOMMU (a)."""
     rows = []
     for op in ("read", "write"):
         for size in (4 * KiB, 64 * KiB, 2 * MiB):
             a = res.val("ns", "main", "patched", "a", op, size)
-            for cfg in ("a", "b", "c", "c20", "d"):
-                p = res.get("main", "patched", cfg, op, size)
+            for sec, cfg in configs:
+                p = res.get(sec, "patched", cfg, op, size)
                 if not p:
                     continue
-                b = res.get("main", "baseline", cfg, op, size) or {}
-                rows.append([op, size_name(size), CONFIG_NAMES[cfg],
-                             fmt(p.get("ns")), fmt(b.get("ns")),
-                             rfmt(ratio(p.get("ns"), b.get("ns"))),
-                             fmt(p.get("ir")), fmt(b.get("ir")),
-                             rfmt(ratio(p.get("ir"), b.get("ir"))),
-                             fmt(p.get("mib_s")),
-                             rfmt(ratio(a, p.get("ns")))])
-    return table(head, rows)
+                b = res.get(sec, "baseline", cfg, op, size) or {}
+                ns, ir = [fmt(p.get("ns")), fmt(b.get("ns"))], \
+                    [fmt(p.get("ir")), fmt(b.get("ir"))]
+                if with_ratios:
+                    ns.append(rfmt(ratio(p.get("ns"), b.get("ns"))))
+                    ir.append(rfmt(ratio(p.get("ir"), b.get("ir"))))
+                    ir.append(fmt(p.get("mib_s")))
+                rows.append([op, size_name(size), CONFIG_NAMES[cfg]] + ns +
+                            ir + [rfmt(ratio(a, p.get("ns")))])
+    return rows
+
+
+def main_table(res):
+    head = ["op", "size", "configuration", "patched ns", "baseline ns",
+            "time ratio", "patched Ir", "baseline Ir", "Ir ratio", "MiB/s",
+            "x no IOMMU"]
+    configs = [("main", c) for c in ("a", "b", "c", "c20", "d")]
+    return table(head, config_rows(res, configs, True))
 
 
 def granule_table(res):
     head = ["op", "size", "configuration", "patched ns", "baseline ns",
             "patched Ir", "baseline Ir", "x no IOMMU (time)"]
-    rows = []
-    for op in ("read", "write"):
-        for size in (4 * KiB, 64 * KiB, 2 * MiB):
-            a = res.val("ns", "main", "patched", "a", op, size)
-            for sec, cfg in (("main", "c"), ("granule", "c64"), ("main", "d"),
-                             ("granule", "d64")):
-                p = res.get(sec, "patched", cfg, op, size)
-                if not p:
-                    continue
-                b = res.get(sec, "baseline", cfg, op, size) or {}
-                rows.append([op, size_name(size), CONFIG_NAMES[cfg],
-                             fmt(p.get("ns")), fmt(b.get("ns")),
-                             fmt(p.get("ir")), fmt(b.get("ir")),
-                             rfmt(ratio(a, p.get("ns")))])
-    return table(head, rows)
+    configs = [("main", "c"), ("granule", "c64"), ("main", "d"),
+               ("granule", "d64")]
+    return table(head, config_rows(res, configs, False))
 
 
 def iotlb_table(res):

@@ -35,10 +35,7 @@ stamp=$( { echo "$base"; for p in "${patches[@]}"; do cat "$PATCH_DIR/$p"; done;
 if [ "$(cat "$BENCH_BASE_SRC/.bench-base-stamp" 2>/dev/null)" != "$stamp" ] ||
         [ -n "$(git -C "$BENCH_BASE_SRC" status --porcelain --untracked-files=no 2>/dev/null || echo broken)" ]; then
     note "worktree $BENCH_BASE_SRC: $BASE_TAG + ${patches[*]}"
-    git -C "$WORK_TREE" worktree remove --force "$BENCH_BASE_SRC" 2>/dev/null || true
-    rm -rf "$BENCH_BASE_SRC"
-    git -C "$WORK_TREE" worktree prune
-    git -C "$WORK_TREE" worktree add -q --detach "$BENCH_BASE_SRC" "$base"
+    fresh_worktree "$BENCH_BASE_SRC" "$base"
     for p in "${patches[@]}"; do
         GIT_COMMITTER_NAME="bench baseline" GIT_COMMITTER_EMAIL="bench@invalid" \
         GIT_COMMITTER_DATE="$BASE_DATE" \

@@ -55,3 +55,13 @@ configure_args_for() {
     shift
     printf '%s\n' "$@"
 }
+
+# fresh_worktree DIR COMMIT: (re)create DIR as a detached worktree of the
+# work tree at COMMIT.  Only this worktree is touched ('worktree prune'
+# drops the records of worktrees whose directory is gone, nothing else).
+fresh_worktree() {
+    git -C "$WORK_TREE" worktree remove --force "$1" 2>/dev/null || true
+    rm -rf "$1"
+    git -C "$WORK_TREE" worktree prune
+    git -C "$WORK_TREE" worktree add -q --detach "$1" "$2"
+}

@@ -22,28 +22,17 @@ BASE_SRC=${BASE_SRC:-$BUILD_DIR/qemu-base}
 BASE_OBJ=${BASE_OBJ:-$BUILD_DIR/obj-base}
 BASE_TARGETS=${BASE_TARGETS:-aarch64-softmmu}
 
-[ -d "$WORK_TREE/.git" ] || die "no work tree: run 'make src'"
+prepare_build
 base=$(git -C "$WORK_TREE" rev-parse --verify -q "$BASE_TAG^{commit}") ||
     die "no tag $BASE_TAG in $WORK_TREE: run 'make src'"
-bash "$(dirname "$0")/fetch-firmware.sh"
-command -v ccache >/dev/null || die "ccache missing: run 'make deps'"
-export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
-export PATH=/usr/lib/ccache:$PATH
-export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$TOP}
-export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}   # see build-lib.sh
 
 # The worktree: (re)created when missing, broken or at another commit.
-# Only this one worktree is touched ('worktree prune' drops the records
-# of worktrees whose directory is gone, nothing else).
 # (Untracked files are fine: the build is out of tree anyway.)
 head=$(git -C "$BASE_SRC" rev-parse -q --verify HEAD 2>/dev/null || true)
 if [ "$head" != "$base" ] ||
         [ -n "$(git -C "$BASE_SRC" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
     note "worktree $BASE_SRC at $BASE_TAG"
-    git -C "$WORK_TREE" worktree remove --force "$BASE_SRC" 2>/dev/null || true
-    rm -rf "$BASE_SRC"
-    git -C "$WORK_TREE" worktree prune
-    git -C "$WORK_TREE" worktree add -q --detach "$BASE_SRC" "$base"
+    fresh_worktree "$BASE_SRC" "$base"
     # A new source tree: the old build directory's paths may be stale.
     rm -f "$BASE_OBJ/.pasid-configure-args"
 fi

@@ -34,12 +34,9 @@ TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 TESTDEV_BDF=0000:00:02.0
 DISK_ADDR=03.0 DISK_SID=0x18
 PASID_WIDTH=20          # the test device's Max PASID Width (its default)
 
-out=$BUILD_DIR/test-logs/guest-ssidsize$ssidsize
-rm -rf "$out"
-mkdir -p "$out"
-trace=$out/trace.log
+guest_out "$BUILD_DIR/test-logs/guest-ssidsize$ssidsize"
 
-guest_disk_prepare
+guest_disk_prepare "$DISK_ADDR"
 
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_l1cd smmuv3_cd_addr_linear
               smmuv3_get_cd smmuv3_record_event pasid_testdev_run
@@ -52,8 +49,7 @@ qemu_args=(
     -append "console=ttyAMA0 panic=-1 printk.devkmsg=on"
     -global arm-smmuv3.ssidsize="$ssidsize"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH"
-    -drive file="$guest_disk",if=none,format=raw,id=disk0,readonly=on
-    -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
+    "${guest_disk_args[@]}"
     -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
 

@@ -3,15 +3,28 @@
 # bounded boot, turn the console into markers, report checks.  Source it
 # after config.sh.
 
-# The read-only disk both boots give a virtio-blk behind the SMMU: 16 MiB
-# of random bytes, made once.  Sets guest_disk and guest_disk_sha (the
-# reference for the sha256 the guest reads).
+# guest_out DIR: an empty log directory for one boot; sets out and trace.
+guest_out() {
+    out=$1 trace=$1/trace.log
+    rm -rf "$out"
+    mkdir -p "$out"
+}
+
+# guest_disk_prepare ADDR: the read-only disk both boots give a modern
+# virtio-blk at PCI address ADDR behind the SMMU: 16 MiB of random bytes,
+# made once.  Sets guest_disk_args (QEMU's options for it) and
+# guest_disk_sha (the reference for the sha256 the guest reads).
 guest_disk_prepare() {
-    guest_disk=$GUEST_DIR/disk.img
-    if [ ! -f "$guest_disk" ]; then
-        head -c 16M /dev/urandom > "$guest_disk.tmp" && mv "$guest_disk.tmp" "$guest_disk"
+    local disk=$GUEST_DIR/disk.img
+    if [ ! -f "$disk" ]; then
+        head -c 16M /dev/urandom > "$disk.tmp" && mv "$disk.tmp" "$disk"
     fi
-    guest_disk_sha=$(sha256sum "$guest_disk" | cut -d' ' -f1)
+    guest_disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
+    # shellcheck disable=SC2034  # used by the scripts that source this
+    guest_disk_args=(
+        -drive "file=$disk,if=none,format=raw,id=disk0,readonly=on"
+        -device "virtio-blk-pci,drive=disk0,addr=$1,disable-legacy=on,iommu_platform=on"
+    )
 }
 
 # -d argument enabling these trace events: trace_arg EVENT...

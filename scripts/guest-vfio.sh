@@ -38,13 +38,10 @@ TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 DISK_ADDR=03.0
 SSIDSIZE=20
 IOVA=0x40000000                 # tests/guest/vfio-pasid.c
 
-out=$BUILD_DIR/test-logs/guest-vfio-$pasid_a-$pasid_b$([ $traced = 1 ] || echo -notrace)
-rm -rf "$out"
-mkdir -p "$out"
-trace=$out/trace.log
+guest_out "$BUILD_DIR/test-logs/guest-vfio-$pasid_a-$pasid_b$([ $traced = 1 ] || echo -notrace)"
 # A virtio-blk disk behind the same SMMU, read through the guest kernel's
 # DMA API while the test device is attached for user space.
-guest_disk_prepare
+guest_disk_prepare "$DISK_ADDR"
 
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_cd smmuv3_record_event
               smmuv3_cmdq_cfgi_cd smmuv3_cmdq_tlbi_nh_asid smmuv3_range_inval
@@ -63,8 +60,7 @@ qemu_args=(
     -append "console=ttyAMA0 panic=-1 printk.devkmsg=on pasidtest=vfio pasid_a=$pasid_a pasid_b=$pasid_b"
     -global "arm-smmuv3.ssidsize=$SSIDSIZE"
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR"
-    -drive file="$guest_disk",if=none,format=raw,id=disk0,readonly=on
-    -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
+    "${guest_disk_args[@]}"
     -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
 )
 
