@@ -58,6 +58,7 @@ SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS = 0x90, 0x98, 0x9c
 SMMU_EVENTQ_BASE, SMMU_EVENTQ_PROD, SMMU_EVENTQ_CONS = 0xa0, 0x100a8, 0x100ac
 CMDQ_LOG2SIZE, EVTQ_LOG2SIZE, STRTAB_LOG2SIZE = 8, 7, 8
 CMD_CFGI_STE, CMD_CFGI_CD_ALL, CMD_TLBI_NSNH_ALL, CMD_SYNC = 0x03, 0x06, 0x30, 0x46
+CMDQ_LOG2SIZE_MAX = 19      # IDR1.CMDQS of QEMU's SMMUv3
 STE_CFG_BYPASS, STE_CFG_S1 = 0x4, 0x5
 S1FMT_LINEAR, S1FMT_2LVL_64K = 0, 2
 S1DSS_BYPASS, S1DSS_SSID0 = 1, 2
@@ -219,27 +220,40 @@ class Machine:
     smmu: False (no IOMMU), or the SMMUv3's ssidsize (0 = no SubstreamIDs).
     """
 
-    def __init__(self, binary, log, smmu=0, prefix=(), extra=()):
+    def __init__(self, binary, log, smmu=0, prefix=(), extra=(),
+                 testdevs=()):
+        """TESTDEVS: (devfn, BAR address) of more test devices on bus 0,
+        besides the one at 00:03.0 with its BAR at BAR."""
         args = ["-M", "virt,highmem=off" + (",iommu=smmuv3" if smmu is not False else ""),
                 "-m", str(RAM_MB),
                 "-device", "pcie-pasid-testdev,addr=03.0"]
+        for devfn, _ in testdevs:
+            args += ["-device", "pcie-pasid-testdev,addr=%02x.%x" % (
+                devfn >> 3, devfn & 7)]
         if smmu:
             args += ["-global", "arm-smmuv3.ssidsize=%d" % smmu]
         self.q = Qemu(binary, args + list(extra), log, prefix=prefix)
         self.next_table = TABLES_BASE
         self.regs = {}
         self.cmdq_prod = 0
+        self.cmdq_log2size = CMDQ_LOG2SIZE
+        for devfn, bar in ((TESTDEV_DEVFN, BAR),) + tuple(testdevs):
+            self.testdev_enable(devfn, bar)
+        self.smmu = smmu
+
+    def testdev_enable(self, devfn, bar):
+        """The device: BAR 0, memory space + bus master, PASID enabled.
+        Reads its ID register once (a callgrind dump, see smmubench)."""
         q = self.q
-        # The device: BAR 0, memory space + bus master, PASID enabled
-        ecam = ECAM_BASE + (TESTDEV_DEVFN << 12)
+        ecam = ECAM_BASE + (devfn << 12)
         if q.readl(ecam) != 0x00151b36:
-            raise QtestError("no pcie-pasid-testdev at 00:03.0")
-        q.writel(ecam + 0x10, BAR)
+            raise QtestError("no pcie-pasid-testdev at 00:%02x.%x" % (
+                devfn >> 3, devfn & 7))
+        q.writel(ecam + 0x10, bar)
         q.writew(ecam + 0x04, 0x6)
         q.writew(ecam + PASID_CAP + 6, 1)
-        if q.readl(BAR + TD_ID) != TD_MAGIC:
+        if q.readl(bar + TD_ID) != TD_MAGIC:
             raise QtestError("test device BAR not mapped")
-        self.smmu = smmu
 
     def alloc(self, size, align):
         addr = -(-self.next_table // align) * align
@@ -249,15 +263,19 @@ class Machine:
         return addr
 
     # ---- SMMU ----
-    def smmu_enable(self):
+    def smmu_enable(self, cmdq_log2size=CMDQ_LOG2SIZE):
         q = self.q
+        self.cmdq_log2size = cmdq_log2size
         self.strtab = self.alloc(64 << STRTAB_LOG2SIZE, 64 << STRTAB_LOG2SIZE)
-        self.cmdq = self.alloc(16 << CMDQ_LOG2SIZE, 16 << CMDQ_LOG2SIZE)
+        self.cmdq = self.alloc(16 << cmdq_log2size, 16 << cmdq_log2size)
+        # What this client last wrote into each command queue slot
+        self.cmdq_shadow = bytearray(16 << cmdq_log2size)
         self.evtq = self.alloc(32 << EVTQ_LOG2SIZE, 32 << EVTQ_LOG2SIZE)
         q.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
+        q.memset(self.cmdq, 16 << cmdq_log2size)
         q.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)
         q.writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2SIZE)
-        q.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | CMDQ_LOG2SIZE)
+        q.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | cmdq_log2size)
         q.writeq(SMMU_BASE + SMMU_EVENTQ_BASE, self.evtq | EVTQ_LOG2SIZE)
         for r in (SMMU_CMDQ_PROD, SMMU_CMDQ_CONS, SMMU_EVENTQ_PROD,
                   SMMU_EVENTQ_CONS):
@@ -268,26 +286,61 @@ class Machine:
             raise QtestError("SMMU did not enable")
 
     def command(self, w0, w1=0, w2=0, w3=0):
-        idx = self.cmdq_prod & ((1 << CMDQ_LOG2SIZE) - 1)
-        self.q.write(self.cmdq + idx * 16, struct.pack("<4I", w0, w1, w2, w3))
-        self.cmdq_prod = (self.cmdq_prod + 1) & ((2 << CMDQ_LOG2SIZE) - 1)
+        self.commands(struct.pack("<4I", w0, w1, w2, w3))
 
-    def sync(self):
-        self.command(CMD_SYNC)
+    def commands(self, data):
+        """Queue the 16-byte commands of DATA after PROD (not submitted).
+        Only slots that do not already hold the same bytes are written, so
+        a workload that queues the same commands again and again costs no
+        protocol traffic once the queue went round."""
+        size = 16 << self.cmdq_log2size
+        n = len(data) // 16
+        if n >= 1 << self.cmdq_log2size:
+            raise QtestError("%d commands do not fit the queue" % n)
+        off = (self.cmdq_prod & ((1 << self.cmdq_log2size) - 1)) * 16
+        pos = 0
+        while pos < len(data):
+            part = data[pos:pos + size - off]
+            old = self.cmdq_shadow[off:off + len(part)]
+            if old != part:
+                # write from the first to the last slot that differs
+                lo = next(i for i in range(0, len(part), 16)
+                          if old[i:i + 16] != part[i:i + 16])
+                hi = next(i for i in range(len(part) - 16, -1, -16)
+                          if old[i:i + 16] != part[i:i + 16]) + 16
+                self.q.write(self.cmdq + off + lo, part[lo:hi])
+                self.cmdq_shadow[off + lo:off + hi] = part[lo:hi]
+            pos += len(part)
+            off = 0
+        self.cmdq_prod = (self.cmdq_prod + n) & \
+            ((2 << self.cmdq_log2size) - 1)
+
+    def submit(self):
+        """Write CMDQ_PROD (the SMMU runs the queued commands before the
+        write completes); return the write's wall time in ns, after
+        checking that every command was consumed without error."""
+        t0 = time.perf_counter_ns()
         self.q.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
+        t1 = time.perf_counter_ns()
         if self.q.readl(SMMU_BASE + SMMU_CMDQ_CONS) & 0xffffff != self.cmdq_prod:
             raise QtestError("command queue stuck")
         if self.q.readl(SMMU_BASE + SMMU_GERROR):
             raise QtestError("SMMU GERROR set")
+        return t1 - t0
 
-    def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0):
+    def sync(self):
+        self.command(CMD_SYNC)
+        self.submit()
+
+    def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0,
+            sid=TESTDEV_SID):
         w = [0] * 16
         w[0] = 1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0)
         w[1] = (ctxptr >> 32) | s1cdmax << 27
         w[2] = s1dss
-        self.q.write(self.strtab + TESTDEV_SID * 64, struct.pack("<16I", *w))
-        self.command(CMD_CFGI_STE, TESTDEV_SID, 1)
-        self.command(CMD_CFGI_CD_ALL, TESTDEV_SID)
+        self.q.write(self.strtab + sid * 64, struct.pack("<16I", *w))
+        self.command(CMD_CFGI_STE, sid, 1)
+        self.command(CMD_CFGI_CD_ALL, sid)
         self.command(CMD_TLBI_NSNH_ALL)
         self.sync()
 
@@ -345,27 +398,28 @@ class Machine:
 
     # ---- the test device ----
     def program(self, op, length, repeat, tagged=False, pasid=0, pasid_cnt=0,
-                addr=DATA_BASE):
-        """Set the DMA registers that changed since the last doorbell."""
+                addr=DATA_BASE, bar=BAR):
+        """Set the DMA registers that changed since the last doorbell (of
+        the test device whose BAR 0 is at BAR)."""
         want = {TD_SRC_LO: addr, TD_DST_LO: addr, TD_LEN: length,
                 TD_REPEAT: repeat, TD_PASID: pasid, TD_PASID_CNT: pasid_cnt,
                 TD_CTRL: OPS[op] | (CTRL_PASID_VALID if tagged else 0),
                 TD_PATTERN: 0x5a000000}
         for reg, val in want.items():
-            if self.regs.get(reg) != val:
-                self.q.writel(BAR + reg, val)
-                self.regs[reg] = val
+            if self.regs.get((bar, reg)) != val:
+                self.q.writel(bar + reg, val)
+                self.regs[(bar, reg)] = val
 
-    def doorbell(self):
+    def doorbell(self, bar=BAR):
         """Ring the doorbell; return its wall time in ns (one protocol
         round trip included), after checking the run did not fail."""
         t0 = time.perf_counter_ns()
-        self.q.writel(BAR + TD_DOORBELL, 1)
+        self.q.writel(bar + TD_DOORBELL, 1)
         t1 = time.perf_counter_ns()
-        status = self.q.readl(BAR + TD_STATUS)
+        status = self.q.readl(bar + TD_STATUS)
         if status != 1:
             raise QtestError("transfer failed: STATUS 0x%x FAILED %d" % (
-                status, self.q.readl(BAR + TD_FAILED)))
+                status, self.q.readl(bar + TD_FAILED)))
         return t1 - t0
 
     def close(self):

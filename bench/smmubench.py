@@ -22,7 +22,13 @@ times by a single doorbell write, on a QEMU under qtest (no guest CPU).
               slows QEMU down, so the timed runs never have it.
   RSS         VmRSS/VmHWM from /proc/PID/status of the timed QEMU.
 
-Writes results.json (a list of records, merged with the guest part by
+The "cfgi" part times and counts the SMMU's own command processing
+instead: K pairs "CMD_CFGI_STE(stream A); CMD_SYNC" queued and submitted
+by one CMDQ_PROD write, with the configuration cache empty or holding
+8191 entries (see run_cfgi()).  Ir is then collected inside the SMMU's
+MMIO write handler (smmu_write_mmio) only.
+
+Writes qtest.json (a list of records, merged with the guest part by
 report.py) into --out.
 """
 
@@ -31,6 +37,7 @@ import json
 import os
 import shutil
 import statistics
+import struct
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +45,8 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qtestlib import (Machine, STE_CFG_BYPASS, STE_CFG_S1,  # noqa
                       S1FMT_LINEAR, S1FMT_2LVL_64K, S1DSS_SSID0,
-                      S1DSS_BYPASS, cd_bytes)
+                      S1DSS_BYPASS, cd_bytes, BAR, TD_ID, TESTDEV_SID,
+                      PCI_MMIO, CMD_CFGI_STE, CMD_SYNC, CMDQ_LOG2SIZE_MAX)
 
 KiB, MiB = 1 << 10, 1 << 20
 SIZES = (4 * KiB, 64 * KiB, 2 * MiB)
@@ -246,9 +254,9 @@ def new_record(w, b):
 
 # ---- callgrind ---------------------------------------------------------------
 
-def callgrind_prefix(outfile):
+def callgrind_prefix(outfile, collect="pasid_testdev_write"):
     return ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-            "--toggle-collect=pasid_testdev_write",
+            "--toggle-collect=" + collect,
             "--dump-before=pasid_testdev_read",
             "--callgrind-out-file=" + outfile]
 
@@ -471,29 +479,277 @@ def run_hostile(builds, work, records, nssid):
             t / nssid))
 
 
+# ---- CFGI_STE + CMD_SYNC: invalidating one stream ---------------------------------
+#
+# Two test devices: A (00:03.0, StreamID 0x18), whose STE every measured
+# CMD_CFGI_STE names, and B (00:04.0, StreamID 0x20).  Both STEs are
+# stage 1 with ssidsize=20 and S1CDMax=20, sharing one 2-level CD table
+# (64 KB leaves) with valid CDs for SubstreamIDs 0..CFGI_FILL.  A "fill"
+# is one doorbell of a device: CFGI_FILL 4-byte reads with PASID_CNT =
+# CFGI_FILL, PASIDs 1..CFGI_FILL, so CFGI_FILL (StreamID, SubstreamID)
+# configurations get cached (8191 < SMMU_CONFIG_CACHE_MAX = 8192: the cache
+# is never emptied for being full).  Cases, what is cached when the
+# commands run:
+#
+#   empty   nothing: no DMA ever ran.
+#   other   B's 8191 configurations (filled once).  CFGI_STE(A) must not
+#           touch them, so the cache stays full for every command of
+#           every batch, in any build.
+#   same    A's own 8191 configurations: an invalidation that has to
+#           drop them.  A build that drops them at once leaves nothing
+#           for the next command, so only the first command after a
+#           fill counts: per run, CFGI_SAME_REPS times: fill A, submit
+#           two CMD_SYNCs, then two submits of one pair (D1 full, D1
+#           after: the same submit once the first has invalidated);
+#           then the batches in that after-state; the
+#           result is per-pair(after-state) + D1 full - D1 after.
+#
+# Per-pair cost of empty and other: (T(K) - T(K/4)) / (3K/4) of two
+# submits of K and K/4 pairs, as for the DMA workloads; K is picked per
+# build and case so that a long batch takes about 20 ms (5 ms with
+# --quick; at most CFGI_KMAX pairs, the queue holds 2^19 commands).  The
+# D1 difference of "same" is the median of CFGI_SAME_REPS per run.  Wall time: median of
+# interleaved runs.  Ir: the same differences, counted by callgrind in
+# smmu_write_mmio() only, with a dump forced (a read of a test device
+# register) right before and right after each counted submit.
+
+CFGI_B_DEVFN = 4 << 3
+CFGI_B_SID = CFGI_B_DEVFN
+CFGI_B_BAR = PCI_MMIO + 0x10000
+CFGI_FILL = 8191
+CFGI_KMAX = (1 << 18) - 4        # pairs: 2 * K < 2^19 queue entries
+CFGI_SAME_REPS = 3               # fills and D1 differences per run
+CFGI_CASES = ("empty", "other", "same")
+CFGI_DESC = {
+    "empty": "configuration cache empty",
+    "other": "8191 configurations of another stream cached",
+    "same": "8191 configurations of this stream cached (first command "
+            "after they were)",
+}
+CFGI_PAIR = struct.pack("<8I", CMD_CFGI_STE, TESTDEV_SID, 1, 0,
+                        CMD_SYNC, 0, 0, 0)
+SYNC_PAIR = struct.pack("<8I", CMD_SYNC, 0, 0, 0, CMD_SYNC, 0, 0, 0)
+
+
+def cfgi_machine(b, log, prefix=()):
+    """Both devices and their STEs; a PASID build gets the shared 2-level
+    CD table, the baseline (10.2.2's SMMU, no SubstreamIDs) one CD each."""
+    m = Machine(b.binary, log, smmu=20 if b.pasid else 0, prefix=prefix,
+                testdevs=((CFGI_B_DEVFN, CFGI_B_BAR),))
+    m.smmu_enable(cmdq_log2size=CMDQ_LOG2SIZE_MAX)
+    ttb = m.map_data(12)
+    if b.pasid:
+        base = m.cd_table(S1FMT_2LVL_64K, 20, set(range(CFGI_FILL + 1)), ttb,
+                          12)
+        for sid in (TESTDEV_SID, CFGI_B_SID):
+            m.ste(STE_CFG_S1, base, S1FMT_2LVL_64K, 20, S1DSS_SSID0, sid=sid)
+    else:
+        cd = m.alloc(64, 64)
+        m.q.write(cd, cd_bytes(ttb, 12, 1))
+        for sid in (TESTDEV_SID, CFGI_B_SID):
+            m.ste(STE_CFG_S1, cd, sid=sid)
+    return m
+
+
+def cfgi_fill(m, bar):
+    m.program("read", 4, CFGI_FILL, tagged=True, pasid=1,
+              pasid_cnt=CFGI_FILL, bar=bar)
+    m.doorbell(bar=bar)
+
+
+def cfgi_batch(m, k):
+    """K pairs CFGI_STE(A); CMD_SYNC by one CMDQ_PROD write: its ns."""
+    m.commands(CFGI_PAIR * k)
+    return m.submit()
+
+
+def cfgi_same_d1(m, submit):
+    """After a fill of A: a submit of two CMD_SYNCs (so that neither
+    measured submit is the first after the device's doorbell), then
+    SUBMIT(1) twice: the pair that drops A's configurations, and the same
+    pair once they are gone.  Returns the difference of the two."""
+    m.commands(SYNC_PAIR)
+    m.submit()
+    return submit(1) - submit(1)
+
+
+def cfgi_to_same(m):
+    """From the other case to the same case: CFGI_STE(B), then fill A
+    twice.  A build that leaves B's invalidated entries in the cache
+    until they are looked up empties it when it becomes full during the
+    first fill (8191 + 1 entries); the second fill caches what the first
+    lost then, so A ends with its 8191 configurations in any build."""
+    m.commands(struct.pack("<8I", CMD_CFGI_STE, CFGI_B_SID, 1, 0,
+                           CMD_SYNC, 0, 0, 0))
+    m.submit()
+    cfgi_fill(m, BAR)
+    cfgi_fill(m, BAR)
+
+
+def cfgi_cases(b):
+    return CFGI_CASES if b.pasid else ("empty",)
+
+
+def cfgi_k(m, target_ns):
+    """K for a long batch of about TARGET_NS (at most CFGI_KMAX), a
+    multiple of 4: grown from 64 until a batch takes that long."""
+    k = 64
+    while True:
+        t = cfgi_batch(m, k)
+        if t >= target_ns or k >= CFGI_KMAX:
+            return k
+        k = min(CFGI_KMAX, k * min(8, max(2, int(target_ns / t))) // 4 * 4)
+
+
+def run_cfgi_wall(builds, work, runs, target_ns, records):
+    """One machine per (build, case), interleaved run by run."""
+    machines = {}
+    try:
+        for b in builds:
+            for case in cfgi_cases(b):
+                m = cfgi_machine(b, os.path.join(
+                    work, "cfgi-%s-%s.log" % (b.name, case)))
+                if case == "other":
+                    cfgi_fill(m, CFGI_B_BAR)
+                elif case == "same":
+                    cfgi_fill(m, BAR)
+                machines[(b, case)] = m
+        ks = {key: cfgi_k(m, target_ns) for key, m in machines.items()}
+        times = {key: [] for key in machines}
+        for run in range(runs):
+            for (b, case), m in machines.items():
+                k = ks[(b, case)]
+                extra = 0
+                if case == "same":
+                    d1 = []
+                    for _ in range(CFGI_SAME_REPS):
+                        cfgi_fill(m, BAR)
+                        d1.append(cfgi_same_d1(
+                            m, lambda n: cfgi_batch(m, n)))
+                    extra = statistics.median(d1)
+                t_lo = cfgi_batch(m, k // 4)
+                t_hi = cfgi_batch(m, k)
+                times[(b, case)].append((t_hi - t_lo) / (k - k // 4) + extra)
+        for (b, case), m in machines.items():
+            if m.events():
+                raise RuntimeError("SMMU events on cfgi %s/%s" % (b.name,
+                                                                   case))
+    finally:
+        for m in machines.values():
+            m.close()
+    for (b, case), t in times.items():
+        rec = records.setdefault(("cfgi", b.name, case), cfgi_record(b, case))
+        rec.update(k=ks[(b, case)], runs=len(t),
+                   ns=round(statistics.median(t), 1),
+                   ns_min=round(min(t), 1), ns_max=round(max(t), 1))
+
+
+def cfgi_record(b, case):
+    return {"section": "cfgi", "build": b.name, "config": case,
+            "desc": CFGI_DESC[case], "op": "cfgi_ste+sync", "size": 0,
+            "pasids": 0 if case == "empty" else CFGI_FILL,
+            "binary": b.binary}
+
+
+def latest_dump(outdir):
+    n = [int(f.rsplit(".", 1)[1]) for f in os.listdir(outdir)
+         if f.rsplit(".", 1)[-1].isdigit()]
+    return os.path.join(outdir, "callgrind.out.%d" % max(n))
+
+
+def cfgi_callgrind(b, work, k):
+    """Every case of build B in one QEMU under callgrind, in the order
+    empty, other, same; returns {case: Ir per pair}."""
+    outdir = os.path.join(work, "cg-cfgi-%s" % b.name)
+    out = os.path.join(outdir, "callgrind.out")
+    shutil.rmtree(outdir, ignore_errors=True)
+    os.makedirs(outdir)
+    prefix = callgrind_prefix(out, collect="smmu_write_mmio")
+    m = cfgi_machine(b, os.path.join(work, "cg-cfgi-%s.log" % b.name), prefix)
+
+    def counted(n):
+        m.q.readl(BAR + TD_ID)             # dump what came before
+        cfgi_batch(m, n)
+        m.q.readl(BAR + TD_ID)             # dump this submit alone
+        return dump_ir(latest_dump(outdir))
+
+    def per_pair():
+        counted(16)                        # warm up
+        lo = counted(k // 4)
+        return (counted(k) - lo) / (k - k // 4)
+
+    result = {}
+    try:
+        result["empty"] = per_pair()
+        if b.pasid:
+            cfgi_fill(m, CFGI_B_BAR)
+            result["other"] = per_pair()
+            cfgi_to_same(m)
+            result["same"] = cfgi_same_d1(m, counted) + per_pair()
+        if m.events():
+            raise RuntimeError("SMMU events on cfgi %s" % b.name)
+    finally:
+        m.close()
+        shutil.rmtree(outdir, ignore_errors=True)
+    return result
+
+
+def run_cfgi(builds, work, runs, target_ns, ir_k, records, jobs):
+    run_cfgi_wall(builds, work, runs, target_ns, records)
+    with ThreadPoolExecutor(max_workers=jobs) as ex:
+        futs = [(b, ex.submit(cfgi_callgrind, b, work, ir_k))
+                for b in builds]
+        for b, f in futs:
+            for case, ir in f.result().items():
+                records[("cfgi", b.name, case)]["ir"] = round(ir)
+    for b in builds:
+        log("%s: %s" % (b.name, ", ".join(
+            "%s %.0f ns %s Ir" % (case, records[("cfgi", b.name, case)]["ns"],
+                                  records[("cfgi", b.name, case)].get("ir", "-"))
+            for case in cfgi_cases(b))))
+
+
 # ---- main ------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patched", required=True, help="qemu-system-aarch64 "
                     "of the series")
-    ap.add_argument("--base", required=True, help="qemu-system-aarch64 of "
-                    "10.2.2 + patches 0001-0003")
+    ap.add_argument("--base", help="qemu-system-aarch64 of 10.2.2 + "
+                    "patches 0001-0003 (only --parts cfgi,scaling run "
+                    "without it)")
     ap.add_argument("--extra", action="append", default=[],
                     help="NAME=BINARY: another build of the series")
+    ap.add_argument("--extra-build", action="append",
+                    default=os.environ.get("BENCH_EXTRA_BUILD", "").split(),
+                    help="NAME=BINARY: another build of the series, "
+                    "measured in the cfgi part only (e.g. the series "
+                    "without a fix); default: $BENCH_EXTRA_BUILD, "
+                    "space-separated")
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--parts", default="wall,ir,scaling,hostile")
+    ap.add_argument("--parts", default="wall,ir,scaling,hostile,cfgi",
+                    help="comma-separated: wall,ir,scaling,hostile,cfgi "
+                    "(cfgi: wall time and instructions)")
     args = ap.parse_args()
 
     quick = args.quick
     parts = args.parts.split(",")
-    builds = [Build("patched", args.patched, True),
-              Build("baseline", args.base, False)]
+    if not args.base and not set(parts) <= {"cfgi", "scaling"}:
+        ap.error("--base is needed by --parts " + args.parts)
+    builds = [Build("patched", args.patched, True)]
+    if args.base:
+        builds.append(Build("baseline", args.base, False))
     for e in args.extra:
         name, _, binary = e.partition("=")
         builds.append(Build(name, binary, True))
+    cfgi_builds = list(builds)
+    for e in args.extra_build:
+        name, _, binary = e.partition("=")
+        if not name or not os.access(binary, os.X_OK):
+            ap.error("--extra-build %s: want NAME=BINARY" % e)
+        cfgi_builds.append(Build(name, binary, True))
     os.makedirs(args.work, exist_ok=True)
     os.makedirs(args.out, exist_ok=True)
     runs = 3 if quick else 9
@@ -521,6 +777,13 @@ def main():
         nssid = 65536 if quick else 1 << 20
         print("== qtest: hostile, %d SubstreamIDs" % nssid, flush=True)
         run_hostile(builds[:2], args.work, records, nssid)
+        log("done in %.0f s" % (time.time() - t))
+    if "cfgi" in parts:
+        t = time.time()
+        print("== qtest: CFGI_STE + CMD_SYNC (%s)" % ", ".join(
+            b.name for b in cfgi_builds), flush=True)
+        run_cfgi(cfgi_builds, args.work, runs, (5 if quick else 20) * 1e6,
+                 64 if quick else 256, records, jobs)
         log("done in %.0f s" % (time.time() - t))
     if "ir" in parts:
         t = time.time()

@@ -1,11 +1,11 @@
 #!/bin/bash
 # Build the benchmark's baseline (make bench-base): QEMU 10.2.2 from
-# $BASE_TAG plus only patches 0001-0003 of patches/ (MemTxAttrs PASID
-# field, pci_dma_rw_pasid(), the pcie-pasid-testdev device).  Nothing under
+# $BASE_TAG plus only patches 0001-0005 of patches/ (see bench-config.sh:
+# up to the pcie-pasid-testdev device).  Nothing under
 # hw/arm is touched, so its SMMUv3 is 10.2.2's, but the qtest workloads of
 # the benchmark (which need the test device) run on it unchanged.
 #
-# Worktree $BENCH_BASE_SRC (detached, the three patches applied with
+# Worktree $BENCH_BASE_SRC (detached, the patches applied with
 # git am), build directory $BENCH_BASE_OBJ, aarch64 only; configured with
 # build-lib.sh's qemu_configure/configure_args_for, i.e. the flags of
 # build/obj, and ccache.  Rebuilt only when the base or those patches
@@ -22,7 +22,7 @@ base=$(git -C "$WORK_TREE" rev-parse --verify -q "$BASE_TAG^{commit}") ||
 mapfile -t patches < <(grep -v -e '^#' -e '^$' "$PATCH_DIR/series" |
                        head -n "$BENCH_BASE_PATCHES")
 [ ${#patches[@]} = "$BENCH_BASE_PATCHES" ] || die "patches/series has fewer than $BENCH_BASE_PATCHES patches"
-# The three must stay out of hw/arm, or the baseline is not 10.2.2's SMMU.
+# They must stay out of hw/arm, or the baseline is not 10.2.2's SMMU.
 for p in "${patches[@]}"; do
     if grep -q '^+++ b/hw/arm/' "$PATCH_DIR/$p"; then
         die "$p touches hw/arm: the bench baseline would not be 10.2.2's SMMUv3"

@@ -2,11 +2,13 @@
 # Settings of the benchmark (sourced after config.sh): 'make bench',
 # scripts/bench*.sh, bench/*.py.
 
-# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the first three
-# patches of the series - the PASID field in MemTxAttrs, pci_dma_rw_pasid()
-# and the test device - so the same qtest workloads run on it, with SMMU
-# code identical to 10.2.2 (nothing under hw/arm).
-BENCH_BASE_PATCHES=3
+# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the first five
+# patches of the series - the memory core's one-step failure of refused
+# addresses, the PASID field in MemTxAttrs and the riscv-iommu fix that
+# goes with it, pci_dma_rw_pasid() and the test device - so the same qtest
+# workloads run on it, with SMMU code identical to 10.2.2 (nothing under
+# hw/arm).
+BENCH_BASE_PATCHES=5
 BENCH_BASE_SRC=${BENCH_BASE_SRC:-$BUILD_DIR/qemu-bench-base}
 BENCH_BASE_OBJ=${BENCH_BASE_OBJ:-$BUILD_DIR/obj-bench-base}
 

@@ -96,8 +96,11 @@ QTESTS=(
     aarch64:qom-test:'!/ast2700'
     aarch64:device-introspect-test
     aarch64:smmuv3-test
+    aarch64:pasid-dma-test
     x86_64:intel-iommu-test
+    x86_64:pasid-dma-test
     riscv64:qos-test:riscv-iommu
+    riscv64:riscv-iommu-pasid-test
 )
 
 default_build_targets() {

@@ -170,6 +170,12 @@ ok=0; [ "$ev" = "$want" ] && [ "${gsaw#* }" = "$want_rec" ] && { [ "$ssidsize" =
 check "PASID 5 DMA: $want" $ok \
     "QEMU: CD ${cd5:-?}, then ${ev:-no event}; guest read $want ${gsaw:-: none}"
 
+# Each probe is one refused page-aligned 4 KiB write: one transaction, so
+# one event record each, not one per 4-byte piece of it.
+nev=$(sed -n '/^pasid_testdev_run/,$p' "$trace" | grep -c '^smmuv3_record_event' || true)
+ok=0; [ "$nev" = 2 ] && ok=1
+check "one event per refused 4 KiB write" $ok "QEMU recorded $nev for the two probes"
+
 dste=$(select_cd_line $DISK_SID 0xffffffff)
 ok=0; [ "$(field S1CDMax "$dste")" = 0 ] && ok=1
 check "virtio-blk STE: single CD" $ok "S1CDMax=$(field S1CDMax "$dste") (no PASID capability)"

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -227,11 +228,31 @@ static void enable_bus_master(struct testdev *t)
  * One transfer of @len bytes at IOVA, tagged with @pasid unless it is
  * NO_PASID.  Returns STATUS; *checksum gets CHECKSUM (reads).
  */
+/*
+ * The device runs a transfer in the background (STATUS.BUSY): poll until
+ * STATUS.DONE, for 10 s at most.  Returns STATUS.
+ */
+static uint32_t testdev_wait(struct testdev *t)
+{
+    struct timespec start, now;
+    uint32_t status;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (!((status = reg_read(t, REG_STATUS)) & STATUS_DONE)) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 10) {
+            errno = ETIMEDOUT;
+            die("STATUS", "the device stayed busy for 10 s");
+        }
+    }
+    return status;
+}
+
 static uint32_t testdev_dma(struct testdev *t, uint32_t op, uint32_t len,
                             uint32_t pasid, uint32_t pattern,
                             uint32_t *checksum)
 {
-    uint32_t ctrl = op;
+    uint32_t ctrl = op, status;
 
     reg_write(t, REG_SRC_LO, (uint32_t)IOVA);
     reg_write(t, REG_SRC_HI, (uint32_t)(IOVA >> 32));
@@ -247,10 +268,11 @@ static uint32_t testdev_dma(struct testdev *t, uint32_t op, uint32_t len,
     }
     reg_write(t, REG_CTRL, ctrl);
     reg_write(t, REG_DOORBELL, 1);
+    status = testdev_wait(t);
     if (checksum) {
         *checksum = reg_read(t, REG_CHECKSUM);
     }
-    return reg_read(t, REG_STATUS);
+    return status;
 }
 
 static const char *pasid_str(uint32_t pasid, char *tmp)
@@ -442,10 +464,8 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
 /*
  * A write with tag @pasid that the SMMU must refuse: the device reports a
  * failed write (CAUSE 4, not 2: the device itself did issue it) and no
- * buffer changes.  Checks "<what>_refused", "<what>_untouched".  One word
- * only: QEMU's memory core retries a failed access in 4-byte pieces, each
- * raising its own event, and the kernel's rate limit would drop the
- * records after the first few.
+ * buffer changes.  Checks "<what>_refused", "<what>_untouched".  The
+ * write has the full DMA_LEN: the SMMU records one event for it.
  */
 static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
                         struct space *sp, int n)
@@ -453,7 +473,7 @@ static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
     char name[64], tmp[16];
     uint32_t status, failed;
 
-    status = testdev_dma(t, CTRL_OP_WRITE, 4, pasid, 0xdd000000, NULL);
+    status = testdev_dma(t, CTRL_OP_WRITE, DMA_LEN, pasid, 0xdd000000, NULL);
     failed = reg_read(t, REG_FAILED);
     snprintf(name, sizeof(name), "%s_refused", what);
     check((status & STATUS_ERROR) && STATUS_CAUSE(status) == CAUSE_WRITE &&
