@@ -16,7 +16,7 @@
 #   make check-migration  migration to and from unpatched QEMU 10.2.2
 #   make bench    measure the SMMU translation path against 10.2.2 and
 #                 write bench/results/ (BENCH_QUICK=1: a small subset)
-#   make bench-base  the benchmark's baseline: 10.2.2 + patches 0001-0005
+#   make bench-base  the benchmark's baseline: 10.2.2 + the test device's patches
 #   make src      (re)create the work tree from patches/ (FORCE=1 discards
 #                 un-exported work)
 
@@ -80,7 +80,7 @@ check-series: build
 	@bash $(S)/check-series.sh
 
 # The benchmark (bench/, scripts/bench*.sh); its qtest baseline is 10.2.2
-# plus only patches 0001-0005 (build/obj-bench-base).
+# plus only the patches bench-config.sh names (build/obj-bench-base).
 bench-base: tree
 	@bash $(S)/bench-base.sh
 

@@ -45,6 +45,7 @@ PASID_CAP = 0x100
 TD_ID, TD_SRC_LO, TD_SRC_HI, TD_DST_LO, TD_DST_HI = 0x00, 0x08, 0x0c, 0x10, 0x14
 TD_LEN, TD_PASID, TD_CTRL, TD_REPEAT, TD_PATTERN = 0x18, 0x1c, 0x20, 0x24, 0x28
 TD_DOORBELL, TD_STATUS, TD_FAILED, TD_PASID_CNT = 0x2c, 0x30, 0x34, 0x40
+STATUS_DONE, STATUS_BUSY = 1 << 0, 1 << 2
 TD_MAGIC = 0x44495350
 CTRL_PASID_VALID = 1
 OP_READ = 1 << 4            # read SRC (device reads memory), checksum it
@@ -411,13 +412,21 @@ class Machine:
                 self.regs[(bar, reg)] = val
 
     def doorbell(self, bar=BAR):
-        """Ring the doorbell; return its wall time in ns (one protocol
-        round trip included), after checking the run did not fail."""
+        """Ring the doorbell and poll STATUS until the device is no longer
+        busy (it runs the transfers in the background, between iterations
+        of QEMU's main loop); return the wall time in ns from the doorbell
+        to the read that saw DONE (round trips included), after checking
+        the run did not fail.  self.last_reads: how many STATUS reads."""
         t0 = time.perf_counter_ns()
         self.q.writel(bar + TD_DOORBELL, 1)
+        self.last_reads = 0
+        while True:
+            status = self.q.readl(bar + TD_STATUS)
+            self.last_reads += 1
+            if not status & STATUS_BUSY:
+                break
         t1 = time.perf_counter_ns()
-        status = self.q.readl(bar + TD_STATUS)
-        if status != 1:
+        if status != STATUS_DONE:
             raise QtestError("transfer failed: STATUS 0x%x FAILED %d" % (
                 status, self.q.readl(bar + TD_FAILED)))
         return t1 - t0

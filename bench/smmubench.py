@@ -4,19 +4,22 @@
 Every workload is one kind of transfer of pcie-pasid-testdev, run REPEAT
 times by a single doorbell write, on a QEMU under qtest (no guest CPU).
 
-  wall time   Each doorbell is timed around its qtest command.  The time
-              per transfer is (T(R) - T(R/4)) / (3R/4): the difference of a
-              long and a short run of the same transfer cancels what a
-              doorbell costs once (the protocol round trip, the register
-              writes, the checksum the device computes over the last
-              transfer of a read).  Median over RUNS; runs of every build
-              and configuration are interleaved, so a disturbance hits all
-              of them alike.
+  wall time   Each doorbell is timed from its qtest command to the STATUS
+              read that sees the run done (the device runs it in the
+              background; the bench polls).  The time per transfer is
+              (T(R) - T(R/4)) / (3R/4): the difference of a long and a
+              short run of the same transfer cancels what a doorbell costs
+              once (the protocol round trips, the register writes, the
+              checksum the device computes over the last transfer of a
+              read).  Median over RUNS; runs of every build and
+              configuration are interleaved, so a disturbance hits all of
+              them alike.
   Ir          The same difference, counted in instructions by valgrind
               --tool=callgrind, collecting only inside the test device's
-              MMIO write handler (the doorbell runs the DMA loop from
-              there) and dumping before each read of its registers, so each
-              doorbell gets its own count.  Noise free.
+              doorbell and its bottom half (which runs the transfers) and
+              dumping before each read of its registers: a doorbell's count
+              is the sum of the dumps before its STATUS reads.  Noise
+              free.
   hit rates   A separate QEMU with the SMMU's cache trace events on: the
               trace lines of the measured doorbell are counted.  Tracing
               slows QEMU down, so the timed runs never have it.
@@ -254,23 +257,34 @@ def new_record(w, b):
 
 # ---- callgrind ---------------------------------------------------------------
 
-def callgrind_prefix(outfile, collect="pasid_testdev_write"):
-    return ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-            "--toggle-collect=" + collect,
-            "--dump-before=pasid_testdev_read",
-            "--callgrind-out-file=" + outfile]
+# The test device's doorbell (pasid_testdev_write) starts a run, its bottom
+# half (pasid_testdev_bh) does the transfers, one access per call.
+TESTDEV_WORK = ("pasid_testdev_write", "pasid_testdev_bh")
+
+
+def callgrind_prefix(outfile, collect=TESTDEV_WORK):
+    if isinstance(collect, str):
+        collect = (collect,)
+    return (["valgrind", "--tool=callgrind", "--collect-atstart=no"] +
+            ["--toggle-collect=" + c for c in collect] +
+            ["--dump-before=pasid_testdev_read",
+             "--callgrind-out-file=" + outfile])
 
 
 class DumpCounter:
     """Callgrind writes OUT.N before the N-th read of a test device register:
-    the machine setup reads its ID once, each doorbell() reads STATUS."""
+    the machine setup reads its ID once, each doorbell() reads STATUS until
+    the run is done (m.last_reads times), and the run's work falls in the
+    dumps before those reads."""
 
     def __init__(self, outfile):
         self.outfile, self.n = outfile, 1
 
-    def after_doorbell(self):
-        self.n += 1
-        return "%s.%d" % (self.outfile, self.n)
+    def after_doorbell(self, reads):
+        paths = ["%s.%d" % (self.outfile, self.n + i)
+                 for i in range(1, reads + 1)]
+        self.n += reads
+        return paths
 
 
 def counted_doorbells(m, dumps, w, warm, r):
@@ -280,16 +294,19 @@ def counted_doorbells(m, dumps, w, warm, r):
     for n in (warm, r // 4, r):
         w.program(m, n)
         m.doorbell()
-        paths.append(dumps.after_doorbell())
+        paths.append(dumps.after_doorbell(m.last_reads))
     return paths[1], paths[2]
 
 
-def dump_ir(path):
-    with open(path) as f:
+def dump_ir(paths):
+    """Instructions in a callgrind dump, or the sum over a list of them"""
+    if not isinstance(paths, str):
+        return sum(dump_ir(p) for p in paths)
+    with open(paths) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
                 return int(line.split()[1])
-    raise RuntimeError("no total in " + path)
+    raise RuntimeError("no total in " + paths)
 
 
 def callgrind_machine(b, cname, work, wls, ir_total, records):

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Build the benchmark's baseline (make bench-base): QEMU 10.2.2 from
-# $BASE_TAG plus only patches 0001-0005 of patches/ (see bench-config.sh:
-# up to the pcie-pasid-testdev device).  Nothing under
+# $BASE_TAG plus only the patches of patches/ that bench-config.sh's
+# BENCH_BASE_PATCHES names (up to the pcie-pasid-testdev device and its
+# changes).  Nothing under
 # hw/arm is touched, so its SMMUv3 is 10.2.2's, but the qtest workloads of
 # the benchmark (which need the test device) run on it unchanged.
 #
@@ -19,9 +20,20 @@ prepare_build
 base=$(git -C "$WORK_TREE" rev-parse --verify -q "$BASE_TAG^{commit}") ||
     die "no tag $BASE_TAG in $WORK_TREE: run 'make src'"
 
-mapfile -t patches < <(grep -v -e '^#' -e '^$' "$PATCH_DIR/series" |
-                       head -n "$BENCH_BASE_PATCHES")
-[ ${#patches[@]} = "$BENCH_BASE_PATCHES" ] || die "patches/series has fewer than $BENCH_BASE_PATCHES patches"
+# The series' patches that match a glob of BENCH_BASE_PATCHES, in order
+patches=()
+while read -r p; do
+    case "$p" in ''|'#'*) continue;; esac
+    for g in "${BENCH_BASE_PATCHES[@]}"; do
+        # shellcheck disable=SC2053  # $g is a glob
+        if [[ ${p#[0-9][0-9][0-9][0-9]-} == $g ]]; then
+            patches+=("$p")
+            break
+        fi
+    done
+done < "$PATCH_DIR/series"
+[ ${#patches[@]} -ge ${#BENCH_BASE_PATCHES[@]} ] ||
+    die "patches/series lacks patches for BENCH_BASE_PATCHES (${BENCH_BASE_PATCHES[*]}): found ${patches[*]}"
 # They must stay out of hw/arm, or the baseline is not 10.2.2's SMMU.
 for p in "${patches[@]}"; do
     if grep -q '^+++ b/hw/arm/' "$PATCH_DIR/$p"; then

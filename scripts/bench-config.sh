@@ -2,13 +2,17 @@
 # Settings of the benchmark (sourced after config.sh): 'make bench',
 # scripts/bench*.sh, bench/*.py.
 
-# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the first five
-# patches of the series - the memory core's one-step failure of refused
-# addresses, the PASID field in MemTxAttrs and the riscv-iommu fix that
-# goes with it, pci_dma_rw_pasid() and the test device - so the same qtest
-# workloads run on it, with SMMU code identical to 10.2.2 (nothing under
+# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the patches of the
+# series whose file names (without the NNNN- prefix) match these globs, in
+# series order: the memory core's one-step failure of refused addresses,
+# the RCU backlog reclaim, the PASID field in MemTxAttrs and the
+# riscv-iommu fix that goes with it, pci_dma_rw_pasid() and the test
+# device with all its changes - so the same qtest workloads run on it, on
+# the same device, with SMMU code identical to 10.2.2 (nothing under
 # hw/arm).
-BENCH_BASE_PATCHES=5
+BENCH_BASE_PATCHES=(system-physmem-* util-rcu-* memattrs-*
+                    hw-riscv-riscv-iommu-Fault-on-* pci-Add-pci_dma_rw_pasid-*
+                    hw-misc-*)
 BENCH_BASE_SRC=${BENCH_BASE_SRC:-$BUILD_DIR/qemu-bench-base}
 BENCH_BASE_OBJ=${BENCH_BASE_OBJ:-$BUILD_DIR/obj-bench-base}
 
