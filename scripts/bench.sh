@@ -111,7 +111,7 @@ lines = [
     "Run: started $run_date, $took s (after $waited s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.",
     "Load average (1, 5, 15 min) at the start: $(echo "$load_start" | cut -d' ' -f1-3); at the end: $(echo "$load_end" | cut -d' ' -f1-3).",
     "patched: build/obj, work tree $head_desc$([ -n "$dirty" ] && echo ' (with uncommitted changes)').",
-    "baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field and its riscv-iommu fix, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.",
+    "baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.",
     "unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.",
     "sizeof(MemTxAttrs) with patch 0001: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).",
     "Guest kernel: $GUEST_KERNEL_NAME.",
