@@ -225,10 +225,6 @@ static void enable_bus_master(struct testdev *t)
 }
 
 /*
- * One transfer of @len bytes at IOVA, tagged with @pasid unless it is
- * NO_PASID.  Returns STATUS; *checksum gets CHECKSUM (reads).
- */
-/*
  * The device runs a transfer in the background (STATUS.BUSY): poll until
  * STATUS.DONE, for 10 s at most.  Returns STATUS.
  */
@@ -248,6 +244,10 @@ static uint32_t testdev_wait(struct testdev *t)
     return status;
 }
 
+/*
+ * One transfer of @len bytes at IOVA, tagged with @pasid unless it is
+ * NO_PASID.  Returns STATUS; *checksum gets CHECKSUM (reads).
+ */
 static uint32_t testdev_dma(struct testdev *t, uint32_t op, uint32_t len,
                             uint32_t pasid, uint32_t pattern,
                             uint32_t *checksum)
