@@ -11,7 +11,7 @@ set -uo pipefail
 . "$(dirname "$0")/config.sh"
 
 SAN_DIR=${SAN_DIR:-$BUILD_DIR/obj-san}
-LOG_DIR=$BUILD_DIR/test-logs/sanitize
+LOG_DIR=${SAN_LOG_DIR:-$BUILD_DIR/test-logs/sanitize}
 QTEST_TIMEOUT=${QTEST_TIMEOUT:-900}
 QEMU_BIN=$SAN_DIR/qemu-system-aarch64
 

@@ -1,58 +1,86 @@
 #!/bin/bash
-# Build every patch of the series on its own, in order, and run the
-# SMMU qtest at each step: a bisectable series builds and passes at every
-# commit.  Uses a separate git worktree and build directory (build/series)
-# so the work tree and build/obj are left alone; ccache makes the steps
-# after the first cheap.
+# Build every patch of the series on its own, in order, and run the SMMU
+# qtest at each step: a bisectable series builds and passes at every
+# commit.  Each patch is built twice, in a worktree of its own
+# (build/series) so the work tree and build/obj are left alone:
+#   - the normal build (every target 'make check' builds), smmuv3-test;
+#   - the ASan + UBSan build of aarch64, the SMMU qtests through
+#     check-sanitize.sh (the fuzz seeds are among them).
+# ccache makes the steps after the first cheap.
+#   SERIES_FROM=N      start at patch N (default 1)
+#   SERIES_SANITIZE=0  skip the sanitizer build
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/build-lib.sh"
 
-[ -d "$WORK_TREE/.git" ] || die "no work tree: run 'make src'"
 SERIES_DIR=$BUILD_DIR/series
 SRC=$SERIES_DIR/qemu
 OBJ=$SERIES_DIR/obj
-export PATH=/usr/lib/ccache:$PATH CCACHE_BASEDIR=$BUILD_DIR
+SAN=$SERIES_DIR/obj-san
+FROM=${SERIES_FROM:-1}
+SANITIZE=${SERIES_SANITIZE:-1}
 
-commits=$(git -C "$WORK_TREE" rev-list --reverse "$BASE_TAG..HEAD")
-[ -n "$commits" ] || { echo "no patches"; exit 0; }
-rm -rf "$SERIES_DIR"
-git -C "$WORK_TREE" worktree prune
-git -C "$WORK_TREE" worktree add -q --detach "$SRC" "$BASE_TAG"
+prepare_build
+mapfile -t commits < <(git -C "$WORK_TREE" rev-list --reverse "$BASE_TAG..HEAD")
+[ ${#commits[@]} -gt 0 ] || { echo "no patches"; exit 0; }
+fresh_worktree "$SRC" "$BASE_TAG"
 trap 'git -C "$WORK_TREE" worktree remove --force "$SRC" 2>/dev/null || true' EXIT
-mkdir -p "$OBJ"
-(cd "$OBJ" && "$SRC/configure" "${QEMU_CONFIGURE_ARGS[@]}" >configure.log 2>&1) ||
-    die "configure failed: $OBJ/configure.log"
-mkdir -p "$(dirname "$OBJ/qemu-bundle$FIRMWARE_DIR")"
-ln -sfn "$FIRMWARE_DIR" "$OBJ/qemu-bundle$FIRMWARE_DIR"
+qemu_configure "$SRC" "$OBJ" "${QEMU_CONFIGURE_ARGS[*]}" "${QEMU_CONFIGURE_ARGS[@]}"
+if [ "$SANITIZE" = 1 ]; then
+    mapfile -t san_args < <(configure_args_for aarch64-softmmu --enable-asan --enable-ubsan)
+    qemu_configure "$SRC" "$SAN" "${san_args[*]}" "${san_args[@]}"
+fi
+
+# existing_targets OBJ WANTED...: those of WANTED the build at the current
+# commit defines (a qtest exists only from the patch that adds it).  Meson
+# regenerates build.ninja first when a meson.build changed.
+existing_targets() {
+    local obj=$1
+    shift
+    ninja -C "$obj" build.ninja >/dev/null
+    printf '%s\n' "$@" | grep -Fx -f <(ninja -C "$obj" -t targets all | cut -d: -f1) || true
+}
+
+# build_and_test N OBJ TEST_CMD...: build what OBJ defines of the usual
+# targets, then run TEST_CMD when smmuv3-test exists; logs in build/series.
+build_and_test() {
+    local n=$1 obj=$2 kind=$3 log targets
+    shift 3
+    log=$SERIES_DIR/$kind-$n
+    if [ "$kind" = san ]; then
+        mapfile -t targets < <(existing_targets "$obj" qemu-system-aarch64 tests/qtest/smmuv3-test)
+    else
+        mapfile -t targets < <(existing_targets "$obj" $(default_build_targets))
+    fi
+    ninja -C "$obj" "${targets[@]}" >"$log-build.log" 2>&1 ||
+        { echo "$kind build failed (log $log-build.log)"; return 1; }
+    printf '%s\n' "${targets[@]}" | grep -qx tests/qtest/smmuv3-test ||
+        { echo "$kind built"; return 0; }
+    "$@" >"$log-test.log" 2>&1 ||
+        { echo "$kind smmuv3-test failed (log $log-test.log)"; return 1; }
+    echo "$kind $(grep -E -c '^(ok|PASS) ' "$log-test.log") ok"
+}
 
 n=0 bad=0
-for c in $commits; do
+for c in "${commits[@]}"; do
     n=$((n + 1))
+    [ $n -ge "$FROM" ] || continue
     subject=$(git -C "$WORK_TREE" log -1 --format=%s "$c")
     git -C "$SRC" checkout -q --detach "$c"
-    start=$(date +%s)
-    if ! ninja -C "$OBJ" $(default_build_targets | grep -v smmuv3-test) \
-            >"$SERIES_DIR/build-$n.log" 2>&1; then
-        echo "FAIL  $n $subject: build (log $SERIES_DIR/build-$n.log)"
+    start=$(date +%s) ok=1
+    result=$(build_and_test $n "$OBJ" obj env QTEST_QEMU_BINARY="$OBJ/qemu-system-aarch64" \
+        "$OBJ/tests/qtest/smmuv3-test" --tap -k) || ok=0
+    if [ "$SANITIZE" = 1 ]; then
+        r=$(build_and_test $n "$SAN" san env SAN_DIR="$SAN" \
+            SAN_LOG_DIR="$SERIES_DIR/san-$n-logs" bash "$TOP/scripts/check-sanitize.sh") || ok=0
+        result="$result, $r"
+    fi
+    if [ $ok = 1 ]; then
+        echo "PASS  $n $subject: $result ($(( $(date +%s) - start )) s)"
+    else
+        echo "FAIL  $n $subject: $result"
         bad=$((bad + 1))
-        continue
     fi
-    result="built"
-    # (no grep -q: it would close the pipe early, and pipefail sees SIGPIPE)
-    if ninja -C "$OBJ" -t targets all 2>/dev/null |
-            grep '^tests/qtest/smmuv3-test:' >/dev/null; then
-        ninja -C "$OBJ" tests/qtest/smmuv3-test >>"$SERIES_DIR/build-$n.log" 2>&1 || {
-            echo "FAIL  $n $subject: smmuv3-test build"; bad=$((bad + 1)); continue; }
-        if QTEST_QEMU_BINARY=$OBJ/qemu-system-aarch64 \
-                "$OBJ/tests/qtest/smmuv3-test" --tap -k >"$SERIES_DIR/test-$n.log" 2>&1; then
-            result="built, smmuv3-test $(grep -c '^ok' "$SERIES_DIR/test-$n.log") ok"
-        else
-            echo "FAIL  $n $subject: smmuv3-test (log $SERIES_DIR/test-$n.log)"
-            bad=$((bad + 1))
-            continue
-        fi
-    fi
-    echo "PASS  $n $subject: $result ($(( $(date +%s) - start )) s)"
 done
-echo "$((n - bad)) passed, $bad failed"
+echo "$((n - FROM + 1 - bad)) passed, $bad failed"
 [ $bad = 0 ]
