@@ -64,7 +64,7 @@ run_qtest() {
     start=$(date +%s)
     if [ -x "$exe" ]; then
         ASAN_OPTIONS="$ASAN_OPTIONS${extra:+:$extra}" \
-            timeout --kill-after=10 "$QTEST_TIMEOUT" "$exe" --tap -k "$@" >"$log" 2>&1 </dev/null
+            timeout --kill-after=10 "$QTEST_TIMEOUT" "$exe" --tap -k -m slow "$@" >"$log" 2>&1 </dev/null
         rc=$?
     else
         echo "$exe not built: run scripts/build-sanitize.sh" >"$log"
@@ -114,7 +114,7 @@ for t in "${tests[@]}"; do
     name=qtest-aarch64-${t##*/}
     rss=() skip=() only=()
     if [ -x "$exe" ]; then
-        mapfile -t rss < <("$exe" -l 2>/dev/null | grep '^/' | grep -E -- "$RSS_PATHS")
+        mapfile -t rss < <("$exe" -l -m slow 2>/dev/null | grep '^/' | grep -E -- "$RSS_PATHS")
     fi
     for p in "${rss[@]}"; do
         skip+=(-s "$p"); only+=(-p "$p")
