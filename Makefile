@@ -4,6 +4,8 @@
 #   make demo     set up, build, boot Debian's arm64 kernel on the SMMUv3
 #                 with SubstreamIDs and show what its driver did
 #   make check    set up, build, run every test ("N passed, N failed")
+#   make check-quick  the developer loop on a built tree: the qtests'
+#                 quick cases and checkpatch (a few minutes)
 #   make guest    download the guest kernel/busybox, build the initramfs
 #   make kernel   build the iommufd guest kernel from Debian's linux source
 #                 and the in-guest VFIO PASID test (cached)
@@ -13,7 +15,8 @@
 #   make check-series  build and test every patch on its own
 #   make fuzz SECONDS=N SEED=S  hostile-guest fuzzing for N seconds
 #   make check-sanitize  the SMMU qtests on an ASan+UBSan build
-#   make check-migration  migration to and from unpatched QEMU 10.2.2
+#   make check-migration  migration to and from unpatched QEMU 10.2.2,
+#                 and QEMU's vmstate-static-checker.py against it
 #   make bench    measure the SMMU translation path against 10.2.2 and
 #                 write bench/results/ (BENCH_QUICK=1: a small subset)
 #   make bench-base  the benchmark's baseline: 10.2.2 + the test device's patches
@@ -23,7 +26,7 @@
 SHELL := /bin/bash
 S := scripts
 
-.PHONY: all help deps fetch src tree build guest kernel sanitize-build unpatched check check-series check-sanitize check-migration bench bench-base fuzz demo demo-monitor export status clean distclean
+.PHONY: all help deps fetch src tree build guest kernel sanitize-build unpatched check check-quick check-series check-sanitize check-migration bench bench-base fuzz demo demo-monitor export status clean distclean
 
 all: build
 
@@ -34,20 +37,21 @@ deps:
 	@bash $(S)/install-deps.sh
 
 fetch: deps
-	@bash $(S)/fetch-qemu.sh
+	@bash $(S)/tree.sh fetch
 
 src: deps
-	@bash $(S)/mkworktree.sh $(if $(filter 1,$(FORCE)),--force)
+	@bash $(S)/tree.sh create $(if $(filter 1,$(FORCE)),--force)
 
 # Create the work tree when missing, follow patches/ when they changed.
 tree: deps
-	@bash $(S)/mkworktree.sh --ensure
+	@bash $(S)/tree.sh ensure
 
 build: tree
 	@bash $(S)/build.sh
 
-# Debian's arm64 kernel and busybox for the boot tests (cached).
-guest: deps
+# Debian's arm64 kernel and busybox for the boot tests (cached); the
+# initramfs takes the test device's registers from the work tree.
+guest: tree
 	@bash $(S)/fetch-guest.sh
 
 # Linux from Debian's source with IOMMUFD/VFIO + tests/guest/vfio-pasid
@@ -63,6 +67,9 @@ unpatched: tree
 
 check: build guest sanitize-build unpatched
 	@bash $(S)/run-checks.sh
+
+check-quick: build
+	@bash $(S)/run-checks.sh --quick
 
 check-sanitize: sanitize-build
 	@bash $(S)/check-sanitize.sh
@@ -94,10 +101,10 @@ demo-monitor: build
 	@bash $(S)/demo-monitor.sh
 
 export:
-	@bash $(S)/export.sh
+	@bash $(S)/tree.sh export
 
 status:
-	@bash $(S)/status.sh
+	@bash $(S)/tree.sh status
 
 clean:
 	rm -rf build/obj build/test-logs

@@ -1,25 +1,10 @@
 #!/usr/bin/python3
 """The guest part of 'make bench': Debian's arm64 kernel under TCG.
 
-Boots the kernel of 'make guest' the way scripts/guest-boot.sh does, with
-"pasidtest=bench" so that the init sources tests/guest/bench.sh, and two
-virtio-blk disks behind the SMMU: a tiny /dev/vda for the init's own
-checks and the 256 MiB benchmark disk.  Per boot it records:
-
-  boot_s      boot-to-shell: from starting QEMU (host clock) to the moment
-              the host reads the init's first marker line ("@@ kernel",
-              written as soon as PID 1 has mounted /proc, /sys and /dev)
-              on the serial console.  Firmware-less direct kernel boot, so
-              this is QEMU's setup, the kernel's boot and the initramfs
-              unpacking up to the first shell command.
-  read_s      cold sequential read of the whole benchmark disk (256 MiB) with
-              O_DIRECT at 4 KiB and 64 KiB: the difference of the guest
-              kernel's timestamps on the markers around each dd.
-
-Configurations run interleaved (one round = one boot of each), median
-over the rounds; a round that would end past --budget is not started.
-Before every boot the disk images are read on the host, so QEMU always
-finds them in the host page cache.
+Boots it (QEMU's QEMUMachine) with "pasidtest=bench", so that the init
+runs tests/guest/bench.sh, for each (build, configuration) of
+workloads.GUEST_RUNS, interleaved, as many rounds as fit --budget; the
+medians of boot-to-shell and of the cold reads go to --out/guest.json.
 """
 
 import argparse
@@ -27,137 +12,141 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qemupy import QEMUMachine  # noqa: E402
+from workloads import GUEST_CONFIGS, GUEST_RUNS  # noqa: E402
+
 MARK = re.compile(r"^(?:\[\s*([0-9.]+)\] )?@@ (\S+) ?(.*)$")
+BLOCKS = ("4096", "65536")
+RESULTS = ("boot_s", "boot_guest_s", "read_4096_s", "read_65536_s")
 
 
-def warm_host_cache(path):
-    with open(path, "rb") as f:
-        while f.read(1 << 22):
-            pass
+def qemu_args(args, ssidsize):
+    out = ["-M", "virt" + (",iommu=smmuv3" if ssidsize is not None else ""),
+           "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1G",
+           "-nic", "none", "-no-reboot",
+           "-kernel", args.kernel, "-initrd", args.initrd,
+           "-append", "console=ttyAMA0 panic=-1 printk.devkmsg=on "
+                      "pasidtest=bench bench_mib=%d"
+                      % (os.path.getsize(args.disk) >> 20)]
+    if ssidsize:
+        out += ["-global", "arm-smmuv3.ssidsize=%d" % ssidsize]
+    for i, img in enumerate((args.small, args.disk)):
+        out += ["-drive", "file=%s,if=none,format=raw,id=disk%d,readonly=on"
+                % (img, i),
+                "-device", "virtio-blk-pci,drive=disk%d,addr=%02d.0,"
+                "disable-legacy=on,iommu_platform=on" % (i, 3 + i)]
+    return out
 
 
-def boot(binary, kernel, initrd, smmu, small, disk, log, timeout):
+def read_console(vm, t0, logf, timeout):
+    """The console's lines until QEMU exits, logged with the host time;
+    returns its markers: [(name, kernel timestamp, value, host seconds)]."""
+    marks = []
+    vm.console_socket.settimeout(timeout)
+    with vm.console_socket.makefile("rb") as console:
+        for raw in console:
+            now = time.monotonic() - t0
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            logf.write("%9.3f %s\n" % (now, line))
+            m = MARK.match(line)
+            if m:
+                ts, name, value = m.groups()
+                marks.append((name, ts and float(ts), value, now))
+            if now > timeout:
+                raise RuntimeError("timeout")
+    return marks
+
+
+def marker(marks, name, first=None):
+    """The first marker NAME (whose value starts with the word FIRST):
+    (kernel timestamp, value, host seconds), or (None, "", None)."""
+    return next(((ts, v, host) for n, ts, v, host in marks if n == name and
+                 first in (None, (v.split() or [""])[0])), (None, "", None))
+
+
+def boot(binary, ssidsize, args, log):
     """One boot; returns {boot_s, boot_guest_s, read_4096_s, read_65536_s}."""
-    args = [binary, "-M", "virt" + (",iommu=smmuv3" if smmu is not None else ""),
-            "-cpu", "max,pauth-impdef=on", "-smp", "2", "-m", "1G",
-            "-nographic", "-nic", "none", "-no-reboot",
-            "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyAMA0 panic=-1 printk.devkmsg=on "
-                       "pasidtest=bench bench_mib=%d"
-                       % (os.path.getsize(disk) >> 20)]
-    if smmu:
-        args += ["-global", "arm-smmuv3.ssidsize=%d" % smmu]
-    for i, (img, addr) in enumerate(((small, "03.0"), (disk, "04.0"))):
-        args += ["-drive", "file=%s,if=none,format=raw,id=disk%d,readonly=on"
-                 % (img, i),
-                 "-device", "virtio-blk-pci,drive=disk%d,addr=%s,"
-                 "disable-legacy=on,iommu_platform=on" % (i, addr)]
-    warm_host_cache(small)
-    warm_host_cache(disk)
-    res = {}
-    marks = {}
-    with open(log, "w") as logf:
-        logf.write(" ".join(args) + "\n")
+    vm = QEMUMachine(binary, qemu_args(args, ssidsize),
+                     name=os.path.basename(log), base_temp_dir=args.work)
+    vm.set_console()
+    for img in (args.small, args.disk):     # into the host's page cache
+        with open(img, "rb") as f:
+            while f.read(1 << 22):
+                pass
+    with vm, open(log, "w") as logf:
+        logf.write(" ".join([binary] + vm.args) + "\n")
         t0 = time.monotonic()
-        p = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=logf)
-        deadline = t0 + timeout
-        try:
-            for raw in p.stdout:
-                now = time.monotonic()
-                line = raw.decode(errors="replace").rstrip("\r\n")
-                logf.write("%9.3f %s\n" % (now - t0, line))
-                m = MARK.match(line)
-                if m:
-                    ts, name, rest = m.groups()
-                    if name == "kernel" and "boot_s" not in res:
-                        res["boot_s"] = now - t0
-                        res["boot_guest_s"] = float(ts) if ts else None
-                    if name in ("bench_start", "bench_end") and ts:
-                        marks[(name, rest.split()[0])] = (float(ts), rest)
-                    if name == "bench_disk" and rest == "none":
-                        raise RuntimeError("no benchmark disk in the guest")
-                if now > deadline:
-                    raise RuntimeError("timeout")
-            p.wait(timeout=30)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    for bs in ("4096", "65536"):
-        start, end = marks.get(("bench_start", bs)), marks.get(("bench_end", bs))
-        if not start or not end:
-            raise RuntimeError("no read of %s-byte blocks (see %s)" % (bs, log))
-        if "records in" not in end[1]:
-            raise RuntimeError("dd failed: %s" % end[1])
-        res["read_%s_s" % bs] = end[0] - start[0]
+        vm.launch()
+        marks = read_console(vm, t0, logf, args.timeout)
+        vm.wait()
+    guest_ts, _, boot_s = marker(marks, "kernel")
+    if boot_s is None or marker(marks, "bench_disk", "none")[1]:
+        raise RuntimeError("no kernel or no benchmark disk (see %s)" % log)
+    res = {"boot_s": boot_s, "boot_guest_s": guest_ts}
+    for bs in BLOCKS:
+        start, _, _ = marker(marks, "bench_start", bs)
+        end, out, _ = marker(marks, "bench_end", bs)
+        if start is None or end is None or "records in" not in out:
+            raise RuntimeError("no read of %s-byte blocks (see %s)"
+                               % (bs, log))
+        res["read_%s_s" % bs] = end - start
     return res
+
+
+def median_record(build, config, rs):
+    rec = {"section": "guest", "build": build, "config": config,
+           "runs": len(rs)}
+    for k in RESULTS:
+        vals = [r[k] for r in rs if r.get(k) is not None]
+        if vals:
+            rec[k] = round(statistics.median(vals), 3)
+            rec[k + "_all"] = [round(v, 3) for v in vals]
+    return rec
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patched", required=True)
-    ap.add_argument("--unpatched", required=True)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--initrd", required=True)
-    ap.add_argument("--disk", required=True)
-    ap.add_argument("--small", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--work", required=True)
+    for opt in ("patched", "unpatched", "kernel", "initrd", "disk", "small",
+                "out", "work"):
+        ap.add_argument("--" + opt, required=True)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--budget", type=int, default=420,
                     help="seconds: start no round that would end later")
-    ap.add_argument("--configs", default="all",
-                    help="'all', or indexes into the list, e.g. 2")
+    ap.add_argument("--configs", default=",".join(GUEST_CONFIGS),
+                    help="comma-separated names of workloads.GUEST_CONFIGS")
     args = ap.parse_args()
 
-    # (build, configuration label, binary, smmu: None or ssidsize)
-    configs = [("patched", "no IOMMU", args.patched, None),
-               ("patched", "SMMU ssidsize=0", args.patched, 0),
-               ("patched", "SMMU ssidsize=20", args.patched, 20),
-               ("unpatched", "no IOMMU", args.unpatched, None),
-               ("unpatched", "SMMU (10.2.2)", args.unpatched, 0)]
-    if args.configs != "all":
-        configs = [configs[int(i)] for i in args.configs.split(",")]
+    binaries = {"patched": args.patched, "unpatched": args.unpatched}
+    runs = [(b, c) for b, c in GUEST_RUNS if c in args.configs.split(",")]
     os.makedirs(args.work, exist_ok=True)
-    results = {c[:2]: [] for c in configs}
+    results = {run: [] for run in runs}
     t0 = time.time()
     print("== guest: %d configurations x %d boots (at most %d s)" % (
-        len(configs), args.runs, args.budget), flush=True)
-    for run in range(args.runs):
+        len(runs), args.runs, args.budget), flush=True)
+    for n in range(args.runs):
         # 'make bench' has a time budget: no round that would overrun it
         # (one round of all configurations always runs)
         took = time.time() - t0
-        if run and took + took / run > args.budget:
+        if n and took + took / n > args.budget:
             print("   %d round(s): another would pass the %d s budget" % (
-                run, args.budget), flush=True)
+                n, args.budget), flush=True)
             break
-        for build, label, binary, smmu in configs:
-            log = os.path.join(args.work, "guest-%s-%s-%d.log" % (
-                build, re.sub(r"[^a-z0-9]+", "-", label.lower()), run))
-            r = boot(binary, args.kernel, args.initrd, smmu, args.small,
-                     args.disk, log, args.timeout)
-            results[(build, label)].append(r)
-            print("   %-9s %-17s boot %.2f s, read 4 KiB %.2f s, 64 KiB %.2f s"
-                  % (build, label, r["boot_s"], r["read_4096_s"],
-                     r["read_65536_s"]), flush=True)
-    records = []
-    for (build, label), rs in results.items():
-        rec = {"section": "guest", "build": build, "config": label,
-               "runs": len(rs)}
-        for k in ("boot_s", "boot_guest_s", "read_4096_s", "read_65536_s"):
-            vals = [r[k] for r in rs if r.get(k) is not None]
-            if vals:
-                rec[k] = round(statistics.median(vals), 3)
-                rec[k + "_all"] = [round(v, 3) for v in vals]
-        records.append(rec)
+        for build, config in runs:
+            log = os.path.join(args.work, "guest-%s-%s-%d.log"
+                               % (build, config, n))
+            r = boot(binaries[build], GUEST_CONFIGS[config], args, log)
+            results[(build, config)].append(r)
+            print("   %-9s %-11s boot %.2f s, read 4 KiB %.2f s, 64 KiB "
+                  "%.2f s" % (build, config, r["boot_s"], r["read_4096_s"],
+                              r["read_65536_s"]), flush=True)
     with open(os.path.join(args.out, "guest.json"), "w") as f:
-        json.dump(records, f, indent=1)
+        json.dump([median_record(b, c, rs) for (b, c), rs in results.items()],
+                  f, indent=1)
     print("== guest part done in %.0f s" % (time.time() - t0), flush=True)
 
 

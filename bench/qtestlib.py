@@ -1,25 +1,60 @@
-"""A small qtest client and SMMUv3 programming helpers for the benchmark.
+"""A qtest driver of the SMMUv3 and pcie-pasid-testdev for the benchmark.
 
-QEMU runs with '-accel qtest': no CPU runs, and this client plays the
-driver through QEMU's qtest protocol (one text command per line, one "OK"
-line back), as tests/qtest/smmuv3-test.c does from C: it writes the stream
-table, context descriptors (CDs) and stage-1 page tables into guest RAM,
-enables the SMMU, and programs the pcie-pasid-testdev DMA engine.  One
-doorbell write runs REPEAT transfers inside QEMU, so the protocol's round
-trip is paid once per doorbell, not per transfer.
-
-Layouts and bit positions follow the SMMUv3 architecture (IHI 0070) and
-docs/specs/pcie-pasid-testdev.rst in the QEMU series.
+QEMU runs as QEMU's own QEMUQtestMachine (python/qemu of the work tree), no
+CPU: like tests/qtest/smmuv3-test.c, this writes the stream table, CDs and
+stage-1 page tables (IHI 0070 layouts) into guest RAM, enables the SMMU and
+programs the test device, whose doorbell runs REPEAT transfers inside
+QEMU.  The device's registers, fields and values are read from its header,
+include/hw/misc/pcie-pasid-testdev.h of the work tree, under their C names
+(TD.A_CTRL, TD.R_STATUS_BUSY_MASK, TD.PASID_TESTDEV_MAGIC...).
 """
 
 import base64
 import os
-import signal
-import socket
+import re
 import struct
-import subprocess
-import tempfile
+import sys
+import threading
 import time
+from types import SimpleNamespace
+
+from qemupy import WORK_TREE, QEMUQtestMachine
+
+TESTDEV_HEADER = os.path.join(WORK_TREE, "include", "hw", "misc",
+                              "pcie-pasid-testdev.h")
+
+
+def read_testdev_header(path):
+    """The constants of the header, named as the C code names them:
+    REG32(R, off) gives A_R; FIELD(R, F, shift, len) R_R_F_SHIFT and
+    R_R_F_MASK; '#define PASID_TESTDEV_X v' and enum members
+    'PASID_TESTDEV_X = v' give PASID_TESTDEV_X."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        sys.exit("bench: no test device header (%s): set WORK_TREE to the "
+                 "QEMU work tree" % e)
+    c = {}
+    for reg, off in re.findall(r"REG32\((\w+), *(\w+)\)", text):
+        c["A_" + reg] = int(off, 0)
+    for reg, field, shift, length in re.findall(
+            r"FIELD\((\w+), *(\w+), *(\d+), *(\d+)\)", text):
+        c["R_%s_%s_SHIFT" % (reg, field)] = int(shift)
+        c["R_%s_%s_MASK" % (reg, field)] = \
+            ((1 << int(length)) - 1) << int(shift)
+    for name, val in re.findall(
+            r"\b(PASID_TESTDEV_\w+)(?: +| *= *)(0x[0-9a-fA-F]+|\d+)", text):
+        c[name] = int(val, 0)
+    return SimpleNamespace(**c)
+
+
+TD = read_testdev_header(TESTDEV_HEADER)
+# One launch at a time: a QEMU started while another machine's socket for
+# its QEMU is still open in this process would inherit it.
+LAUNCH = threading.Lock()
+TD_OPS = {"read": TD.PASID_TESTDEV_OP_READ, "write": TD.PASID_TESTDEV_OP_WRITE}
+TD_PCI_ID = 0x00151b36          # 1b36:0015
 
 # virt machine with highmem=off (the addresses smmuv3-test uses)
 SMMU_BASE = 0x09050000
@@ -39,18 +74,6 @@ DATA_SIZE = 4 << 20
 TESTDEV_DEVFN = 3 << 3
 TESTDEV_SID = TESTDEV_DEVFN
 BAR = PCI_MMIO
-PASID_CAP = 0x100
-
-# pcie-pasid-testdev registers
-TD_ID, TD_SRC_LO, TD_SRC_HI, TD_DST_LO, TD_DST_HI = 0x00, 0x08, 0x0c, 0x10, 0x14
-TD_LEN, TD_PASID, TD_CTRL, TD_REPEAT, TD_PATTERN = 0x18, 0x1c, 0x20, 0x24, 0x28
-TD_DOORBELL, TD_STATUS, TD_FAILED, TD_PASID_CNT = 0x2c, 0x30, 0x34, 0x40
-STATUS_DONE, STATUS_BUSY = 1 << 0, 1 << 2
-TD_MAGIC = 0x44495350
-CTRL_PASID_VALID = 1
-OP_READ = 1 << 4            # read SRC (device reads memory), checksum it
-OP_WRITE = 2 << 4           # write the PATTERN sequence to DST
-OPS = {"read": OP_READ, "write": OP_WRITE}
 
 # SMMU registers, commands, STE/CD fields
 SMMU_CR0, SMMU_CR0ACK, SMMU_GERROR = 0x20, 0x24, 0x60
@@ -58,7 +81,8 @@ SMMU_STRTAB_BASE, SMMU_STRTAB_CFG = 0x80, 0x88
 SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS = 0x90, 0x98, 0x9c
 SMMU_EVENTQ_BASE, SMMU_EVENTQ_PROD, SMMU_EVENTQ_CONS = 0xa0, 0x100a8, 0x100ac
 CMDQ_LOG2SIZE, EVTQ_LOG2SIZE, STRTAB_LOG2SIZE = 8, 7, 8
-CMD_CFGI_STE, CMD_CFGI_CD_ALL, CMD_TLBI_NSNH_ALL, CMD_SYNC = 0x03, 0x06, 0x30, 0x46
+CMD_CFGI_STE, CMD_CFGI_CD_ALL, CMD_SYNC = 0x03, 0x06, 0x46
+CMD_TLBI_NSNH_ALL = 0x30
 CMDQ_LOG2SIZE_MAX = 19      # IDR1.CMDQS of QEMU's SMMUv3
 STE_CFG_BYPASS, STE_CFG_S1 = 0x4, 0x5
 S1FMT_LINEAR, S1FMT_2LVL_64K = 0, 2
@@ -68,112 +92,6 @@ T0SZ = 25                   # 39-bit input addresses, as smmuv3-test
 
 class QtestError(RuntimeError):
     pass
-
-
-class Qemu:
-    """One qemu-system-aarch64 under qtest, optionally under valgrind.
-
-    QEMU connects to a Unix socket this object listens on (as libqtest
-    does); stdout/stderr go to LOG.
-    """
-
-    def __init__(self, binary, args, log, prefix=(), timeout=300):
-        self.tmp = tempfile.mkdtemp(prefix="smmubench-")
-        path = os.path.join(self.tmp, "qtest.sock")
-        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        lsock.bind(path)
-        lsock.listen(1)
-        lsock.settimeout(timeout)
-        self.cmdline = list(prefix) + [
-            binary, "-accel", "qtest", "-qtest", "unix:" + path,
-            "-qtest-log", "/dev/null", "-display", "none", "-audio", "none",
-            "-serial", "none", "-monitor", "none", "-nic", "none",
-            "-run-with", "exit-with-parent=on"] + list(args)
-        self.logf = open(log, "w")
-        self.logf.write(" ".join(self.cmdline) + "\n")
-        self.logf.flush()
-        self.proc = subprocess.Popen(self.cmdline, stdin=subprocess.DEVNULL,
-                                     stdout=self.logf,
-                                     stderr=subprocess.STDOUT)
-        try:
-            self.sock, _ = lsock.accept()
-        except socket.timeout:
-            self.proc.kill()
-            raise QtestError("QEMU did not connect, see " + log)
-        finally:
-            lsock.close()
-        self.sock.settimeout(None)
-        self.rfile = self.sock.makefile("rb")
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def cmd(self, line):
-        """Send one command, return the text after "OK"."""
-        self.sock.sendall(line.encode() + b"\n")
-        while True:
-            resp = self.rfile.readline()
-            if not resp:
-                raise QtestError("QEMU went away during: " + line[:60])
-            if not resp.startswith(b"IRQ"):   # asynchronous, not ours
-                break
-        resp = resp.decode().strip()
-        if not resp.startswith("OK"):
-            raise QtestError("%s -> %s" % (line[:60], resp))
-        return resp[2:].strip()
-
-    def writel(self, addr, val):
-        self.cmd("writel 0x%x 0x%x" % (addr, val & 0xffffffff))
-
-    def writew(self, addr, val):
-        self.cmd("writew 0x%x 0x%x" % (addr, val & 0xffff))
-
-    def writeq(self, addr, val):
-        self.cmd("writeq 0x%x 0x%x" % (addr, val))
-
-    def readl(self, addr):
-        return int(self.cmd("readl 0x%x" % addr), 16)
-
-    def readw(self, addr):
-        return int(self.cmd("readw 0x%x" % addr), 16)
-
-    def memset(self, addr, size, val=0):
-        self.cmd("memset 0x%x 0x%x 0x%x" % (addr, size, val))
-
-    def write(self, addr, data, chunk=1 << 20):
-        for off in range(0, len(data), chunk):
-            part = bytes(data[off:off + chunk])
-            self.cmd("b64write 0x%x 0x%x %s" % (
-                addr + off, len(part), base64.b64encode(part).decode()))
-
-    def status(self):
-        """/proc/PID/status as a dict of ints in KiB (VmRSS, VmHWM...)."""
-        out = {}
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if v.strip().endswith("kB"):
-                    out[k] = int(v.split()[0])
-        return out
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.logf.close()
-        try:
-            os.rmdir(self.tmp)
-        except OSError:
-            pass
 
 
 def page_tables(alloc, granule, tsz, iova, pa, size):
@@ -216,46 +134,96 @@ def cd_bytes(ttb, granule, asid):
 
 
 class Machine:
-    """A virt machine with the test device, under qtest.
+    """A virt machine with the test device, under qtest; its output goes to
+    LOG when it is closed.
 
-    smmu: False (no IOMMU), or the SMMUv3's ssidsize (0 = no SubstreamIDs).
+    smmu: None (no IOMMU), or the SMMUv3's ssidsize (0 = no SubstreamIDs).
+    wrapper: a command QEMU runs under (valgrind).  testdevs: (devfn, BAR
+    address) of more test devices on bus 0, besides the one at 00:03.0
+    with its BAR at BAR.
     """
 
-    def __init__(self, binary, log, smmu=0, prefix=(), extra=(),
+    def __init__(self, binary, log, smmu=None, wrapper=(), extra=(),
                  testdevs=()):
-        """TESTDEVS: (devfn, BAR address) of more test devices on bus 0,
-        besides the one at 00:03.0 with its BAR at BAR."""
-        args = ["-M", "virt,highmem=off" + (",iommu=smmuv3" if smmu is not False else ""),
-                "-m", str(RAM_MB),
+        args = ["-M", "virt,highmem=off" +
+                (",iommu=smmuv3" if smmu is not None else ""),
+                "-m", str(RAM_MB), "-qtest-log", "none", "-audio", "none",
+                "-serial", "none", "-monitor", "none", "-nic", "none",
+                "-run-with", "exit-with-parent=on",
                 "-device", "pcie-pasid-testdev,addr=03.0"]
         for devfn, _ in testdevs:
             args += ["-device", "pcie-pasid-testdev,addr=%02x.%x" % (
                 devfn >> 3, devfn & 7)]
         if smmu:
             args += ["-global", "arm-smmuv3.ssidsize=%d" % smmu]
-        self.q = Qemu(binary, args + list(extra), log, prefix=prefix)
+        self.log, self.smmu = log, smmu
+        self.vm = QEMUQtestMachine(
+            binary, args + list(extra), wrapper=wrapper,
+            name=os.path.basename(log), base_temp_dir=os.path.dirname(log))
+        self.vm.set_qmp_monitor(False)
+        with LAUNCH:
+            self.vm.launch()
         self.next_table = TABLES_BASE
         self.regs = {}
+        self.testdev_reads = 0   # each one a callgrind dump, see smmubench
         self.cmdq_prod = 0
         self.cmdq_log2size = CMDQ_LOG2SIZE
-        for devfn, bar in ((TESTDEV_DEVFN, BAR),) + tuple(testdevs):
-            self.testdev_enable(devfn, bar)
-        self.smmu = smmu
+        try:
+            for devfn, bar in ((TESTDEV_DEVFN, BAR),) + tuple(testdevs):
+                self.testdev_enable(devfn, bar)
+        except BaseException:
+            self.close()
+            raise
 
-    def testdev_enable(self, devfn, bar):
-        """The device: BAR 0, memory space + bus master, PASID enabled.
-        Reads its ID register once (a callgrind dump, see smmubench)."""
-        q = self.q
-        ecam = ECAM_BASE + (devfn << 12)
-        if q.readl(ecam) != 0x00151b36:
-            raise QtestError("no pcie-pasid-testdev at 00:%02x.%x" % (
-                devfn >> 3, devfn & 7))
-        q.writel(ecam + 0x10, bar)
-        q.writew(ecam + 0x04, 0x6)
-        q.writew(ecam + PASID_CAP + 6, 1)
-        if q.readl(bar + TD_ID) != TD_MAGIC:
-            raise QtestError("test device BAR not mapped")
+    # ---- the qtest protocol ----
+    def cmd(self, line):
+        """Send one command, return the text after "OK"."""
+        resp = self.vm.qtest(line).strip()
+        if not resp.startswith("OK"):
+            raise QtestError("%s -> %s (see %s)" % (
+                line[:60], resp or "QEMU went away", self.log))
+        return resp[2:].strip()
 
+    def writel(self, addr, val):
+        self.cmd("writel 0x%x 0x%x" % (addr, val & 0xffffffff))
+
+    def writew(self, addr, val):
+        self.cmd("writew 0x%x 0x%x" % (addr, val & 0xffff))
+
+    def writeq(self, addr, val):
+        self.cmd("writeq 0x%x 0x%x" % (addr, val))
+
+    def readl(self, addr):
+        return int(self.cmd("readl 0x%x" % addr), 16)
+
+    def memset(self, addr, size, val=0):
+        self.cmd("memset 0x%x 0x%x 0x%x" % (addr, size, val))
+
+    def write(self, addr, data, chunk=1 << 20):
+        for off in range(0, len(data), chunk):
+            part = bytes(data[off:off + chunk])
+            self.cmd("b64write 0x%x 0x%x %s" % (
+                addr + off, len(part), base64.b64encode(part).decode()))
+
+    def status(self):
+        """/proc/PID/status as a dict of ints in KiB (VmRSS, VmHWM...)."""
+        out = {}
+        with open("/proc/%d/status" % self.vm.get_pid()) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if v.strip().endswith("kB"):
+                    out[k] = int(v.split()[0])
+        return out
+
+    def close(self):
+        try:
+            self.vm.shutdown(timeout=120)
+        finally:
+            with open(self.log, "w") as f:
+                f.write(" ".join([self.vm.binary] + self.vm.args) + "\n" +
+                        (self.vm.get_log() or ""))
+
+    # ---- guest RAM ----
     def alloc(self, size, align):
         addr = -(-self.next_table // align) * align
         if addr + size > TABLES_END:
@@ -263,27 +231,77 @@ class Machine:
         self.next_table = addr + size
         return addr
 
+    def map_data(self, granule):
+        """Tables mapping the data window IOVA == PA; returns the TTB."""
+        ttb, tables = page_tables(self.alloc, granule, T0SZ, DATA_BASE,
+                                  DATA_BASE, DATA_SIZE)
+        for addr, data in tables.items():
+            self.write(addr, data)
+        return ttb
+
+    def one_cd(self, ttb, granule):
+        """A single CD (ASID 1) for an STE without SubstreamIDs."""
+        cd = self.alloc(64, 64)
+        self.write(cd, cd_bytes(ttb, granule, 1))
+        return cd
+
+    def cd_table(self, fmt, s1cdmax, ssids, ttb, granule, leaves=None):
+        """A CD table with a valid CD for each SubstreamID in SSIDS (each its
+        own ASID: ssid & 0xffff, so PASIDs do not share IOTLB entries).
+        2-level tables get 64 KB leaves (1024 CDs), as Linux uses; with
+        LEAVES, L1 descriptor i points at leaf i % LEAVES (for the hostile
+        run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
+        """
+        if fmt == S1FMT_LINEAR:
+            size = 64 << s1cdmax
+            base = self.alloc(size, size)
+            table = bytearray(size)
+            for s in ssids:
+                table[s * 64:s * 64 + 64] = cd_bytes(ttb, granule, s)
+            self.write(base, table)
+            return base
+        l1_entries = 1 << (s1cdmax - 10) if s1cdmax > 10 else 1
+        l1size = max(64, 8 * l1_entries)
+        base = self.alloc(l1size, l1size)
+        l1 = bytearray(l1size)
+        leaf_addr = {}
+        nleaves = leaves or l1_entries
+        wanted = sorted({s >> 10 for s in ssids}) if leaves is None \
+            else range(l1_entries)
+        for i in wanted:
+            li = i % nleaves
+            if li not in leaf_addr:
+                leaf_addr[li] = self.alloc(64 << 10, 64 << 10)
+                leaf = bytearray(64 << 10)
+                for j in range(1024):
+                    s = li << 10 | j
+                    if leaves is not None or s in ssids:
+                        leaf[j * 64:j * 64 + 64] = cd_bytes(ttb, granule, s)
+                self.write(leaf_addr[li], leaf)
+            struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
+        self.write(base, l1)
+        return base
+
     # ---- SMMU ----
     def smmu_enable(self, cmdq_log2size=CMDQ_LOG2SIZE):
-        q = self.q
         self.cmdq_log2size = cmdq_log2size
         self.strtab = self.alloc(64 << STRTAB_LOG2SIZE, 64 << STRTAB_LOG2SIZE)
         self.cmdq = self.alloc(16 << cmdq_log2size, 16 << cmdq_log2size)
         # What this client last wrote into each command queue slot
         self.cmdq_shadow = bytearray(16 << cmdq_log2size)
         self.evtq = self.alloc(32 << EVTQ_LOG2SIZE, 32 << EVTQ_LOG2SIZE)
-        q.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
-        q.memset(self.cmdq, 16 << cmdq_log2size)
-        q.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)
-        q.writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2SIZE)
-        q.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | cmdq_log2size)
-        q.writeq(SMMU_BASE + SMMU_EVENTQ_BASE, self.evtq | EVTQ_LOG2SIZE)
+        self.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
+        self.memset(self.cmdq, 16 << cmdq_log2size)
+        self.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)
+        self.writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2SIZE)
+        self.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | cmdq_log2size)
+        self.writeq(SMMU_BASE + SMMU_EVENTQ_BASE, self.evtq | EVTQ_LOG2SIZE)
         for r in (SMMU_CMDQ_PROD, SMMU_CMDQ_CONS, SMMU_EVENTQ_PROD,
                   SMMU_EVENTQ_CONS):
-            q.writel(SMMU_BASE + r, 0)
+            self.writel(SMMU_BASE + r, 0)
         cr0 = 1 | 4 | 8                     # SMMUEN, EVENTQEN, CMDQEN
-        q.writel(SMMU_BASE + SMMU_CR0, cr0)
-        if q.readl(SMMU_BASE + SMMU_CR0ACK) != cr0:
+        self.writel(SMMU_BASE + SMMU_CR0, cr0)
+        if self.readl(SMMU_BASE + SMMU_CR0ACK) != cr0:
             raise QtestError("SMMU did not enable")
 
     def command(self, w0, w1=0, w2=0, w3=0):
@@ -309,7 +327,7 @@ class Machine:
                           if old[i:i + 16] != part[i:i + 16])
                 hi = next(i for i in range(len(part) - 16, -1, -16)
                           if old[i:i + 16] != part[i:i + 16]) + 16
-                self.q.write(self.cmdq + off + lo, part[lo:hi])
+                self.write(self.cmdq + off + lo, part[lo:hi])
                 self.cmdq_shadow[off + lo:off + hi] = part[lo:hi]
             pos += len(part)
             off = 0
@@ -321,17 +339,13 @@ class Machine:
         write completes); return the write's wall time in ns, after
         checking that every command was consumed without error."""
         t0 = time.perf_counter_ns()
-        self.q.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
+        self.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
         t1 = time.perf_counter_ns()
-        if self.q.readl(SMMU_BASE + SMMU_CMDQ_CONS) & 0xffffff != self.cmdq_prod:
+        if self.readl(SMMU_BASE + SMMU_CMDQ_CONS) & 0xffffff != self.cmdq_prod:
             raise QtestError("command queue stuck")
-        if self.q.readl(SMMU_BASE + SMMU_GERROR):
+        if self.readl(SMMU_BASE + SMMU_GERROR):
             raise QtestError("SMMU GERROR set")
         return t1 - t0
-
-    def sync(self):
-        self.command(CMD_SYNC)
-        self.submit()
 
     def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0,
             sid=TESTDEV_SID):
@@ -339,76 +353,53 @@ class Machine:
         w[0] = 1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0)
         w[1] = (ctxptr >> 32) | s1cdmax << 27
         w[2] = s1dss
-        self.q.write(self.strtab + sid * 64, struct.pack("<16I", *w))
+        self.write(self.strtab + sid * 64, struct.pack("<16I", *w))
         self.command(CMD_CFGI_STE, sid, 1)
         self.command(CMD_CFGI_CD_ALL, sid)
         self.command(CMD_TLBI_NSNH_ALL)
-        self.sync()
-
-    def map_data(self, granule):
-        """Tables mapping the data window IOVA == PA; returns the TTB."""
-        ttb, tables = page_tables(self.alloc, granule, T0SZ, DATA_BASE,
-                                  DATA_BASE, DATA_SIZE)
-        for addr, data in tables.items():
-            self.q.write(addr, data)
-        return ttb
-
-    def cd_table(self, fmt, s1cdmax, ssids, ttb, granule, leaves=None):
-        """A CD table with a valid CD for each SubstreamID in SSIDS (each its
-        own ASID: ssid & 0xffff, so PASIDs do not share IOTLB entries).
-        2-level tables get 64 KB leaves (1024 CDs), as Linux uses; with
-        LEAVES, L1 descriptor i points at leaf i % LEAVES (for the hostile
-        run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
-        """
-        if fmt == S1FMT_LINEAR:
-            size = 64 << s1cdmax
-            base = self.alloc(size, size)
-            table = bytearray(size)
-            for s in ssids:
-                table[s * 64:s * 64 + 64] = cd_bytes(ttb, granule, s)
-            self.q.write(base, table)
-            return base
-        l1_entries = max(1, 1 << (s1cdmax - 10)) if s1cdmax > 10 else 1
-        l1size = max(64, 8 * l1_entries)
-        base = self.alloc(l1size, l1size)
-        l1 = bytearray(l1size)
-        leaf_addr = {}
-        nleaves = leaves or l1_entries
-        wanted = sorted({s >> 10 for s in ssids}) if leaves is None \
-            else range(l1_entries)
-        for i in wanted:
-            li = i % nleaves
-            if li not in leaf_addr:
-                leaf_addr[li] = self.alloc(64 << 10, 64 << 10)
-                leaf = bytearray(64 << 10)
-                for j in range(1024):
-                    s = li << 10 | j
-                    if leaves is not None or s in ssids:
-                        leaf[j * 64:j * 64 + 64] = cd_bytes(ttb, granule, s)
-                self.q.write(leaf_addr[li], leaf)
-            struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
-        self.q.write(base, l1)
-        return base
+        self.command(CMD_SYNC)
+        self.submit()
 
     def events(self):
         """How many event records are pending (there should be none)."""
-        prod = self.q.readl(SMMU_BASE + SMMU_EVENTQ_PROD)
-        cons = self.q.readl(SMMU_BASE + SMMU_EVENTQ_CONS)
+        if self.smmu is None:
+            return 0
+        prod = self.readl(SMMU_BASE + SMMU_EVENTQ_PROD)
+        cons = self.readl(SMMU_BASE + SMMU_EVENTQ_CONS)
         mask = (2 << EVTQ_LOG2SIZE) - 1
         return ((prod & mask) - (cons & mask)) & mask
 
     # ---- the test device ----
+    def testdev_read(self, bar, reg):
+        self.testdev_reads += 1
+        return self.readl(bar + reg)
+
+    def testdev_enable(self, devfn, bar):
+        """The device: BAR 0, memory space + bus master, PASID enabled.
+        Reads its ID register once."""
+        ecam = ECAM_BASE + (devfn << 12)
+        if self.readl(ecam) != TD_PCI_ID:
+            raise QtestError("no pcie-pasid-testdev at 00:%02x.%x" % (
+                devfn >> 3, devfn & 7))
+        self.writel(ecam + 0x10, bar)
+        self.writew(ecam + 0x04, 0x6)
+        self.writew(ecam + TD.PASID_TESTDEV_PASID_CAP + 6, 1)
+        if self.testdev_read(bar, TD.A_ID) != TD.PASID_TESTDEV_MAGIC:
+            raise QtestError("test device BAR not mapped")
+
     def program(self, op, length, repeat, tagged=False, pasid=0, pasid_cnt=0,
                 addr=DATA_BASE, bar=BAR):
         """Set the DMA registers that changed since the last doorbell (of
         the test device whose BAR 0 is at BAR)."""
-        want = {TD_SRC_LO: addr, TD_DST_LO: addr, TD_LEN: length,
-                TD_REPEAT: repeat, TD_PASID: pasid, TD_PASID_CNT: pasid_cnt,
-                TD_CTRL: OPS[op] | (CTRL_PASID_VALID if tagged else 0),
-                TD_PATTERN: 0x5a000000}
+        ctrl = TD_OPS[op] << TD.R_CTRL_OP_SHIFT | \
+            (TD.R_CTRL_PASID_VALID_MASK if tagged else 0)
+        want = {TD.A_SRC_LO: addr, TD.A_DST_LO: addr, TD.A_LEN: length,
+                TD.A_REPEAT: repeat, TD.A_PASID: pasid,
+                TD.A_PASID_CNT: pasid_cnt, TD.A_CTRL: ctrl,
+                TD.A_PATTERN: 0x5a000000}
         for reg, val in want.items():
             if self.regs.get((bar, reg)) != val:
-                self.q.writel(bar + reg, val)
+                self.writel(bar + reg, val)
                 self.regs[(bar, reg)] = val
 
     def doorbell(self, bar=BAR):
@@ -416,20 +407,14 @@ class Machine:
         busy (it runs the transfers in the background, between iterations
         of QEMU's main loop); return the wall time in ns from the doorbell
         to the read that saw DONE (round trips included), after checking
-        the run did not fail.  self.last_reads: how many STATUS reads."""
+        the run did not fail."""
         t0 = time.perf_counter_ns()
-        self.q.writel(bar + TD_DOORBELL, 1)
-        self.last_reads = 0
-        while True:
-            status = self.q.readl(bar + TD_STATUS)
-            self.last_reads += 1
-            if not status & STATUS_BUSY:
-                break
+        self.writel(bar + TD.A_DOORBELL, 1)
+        status = TD.R_STATUS_BUSY_MASK
+        while status & TD.R_STATUS_BUSY_MASK:
+            status = self.testdev_read(bar, TD.A_STATUS)
         t1 = time.perf_counter_ns()
-        if status != STATUS_DONE:
+        if status != TD.R_STATUS_DONE_MASK:
             raise QtestError("transfer failed: STATUS 0x%x FAILED %d" % (
-                status, self.q.readl(bar + TD_FAILED)))
+                status, self.testdev_read(bar, TD.A_FAILED)))
         return t1 - t0
-
-    def close(self):
-        self.q.close()

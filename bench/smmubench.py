@@ -1,38 +1,10 @@
 #!/usr/bin/python3
 """The qtest part of 'make bench': the SMMUv3 translation path in QEMU.
 
-Every workload is one kind of transfer of pcie-pasid-testdev, run REPEAT
-times by a single doorbell write, on a QEMU under qtest (no guest CPU).
-
-  wall time   Each doorbell is timed from its qtest command to the STATUS
-              read that sees the run done (the device runs it in the
-              background; the bench polls).  The time per transfer is
-              (T(R) - T(R/4)) / (3R/4): the difference of a long and a
-              short run of the same transfer cancels what a doorbell costs
-              once (the protocol round trips, the register writes, the
-              checksum the device computes over the last transfer of a
-              read).  Median over RUNS; runs of every build and
-              configuration are interleaved, so a disturbance hits all of
-              them alike.
-  Ir          The same difference, counted in instructions by valgrind
-              --tool=callgrind, collecting only inside the test device's
-              doorbell and its bottom half (which runs the transfers) and
-              dumping before each read of its registers: a doorbell's count
-              is the sum of the dumps before its STATUS reads.  Noise
-              free.
-  hit rates   A separate QEMU with the SMMU's cache trace events on: the
-              trace lines of the measured doorbell are counted.  Tracing
-              slows QEMU down, so the timed runs never have it.
-  RSS         VmRSS/VmHWM from /proc/PID/status of the timed QEMU.
-
-The "cfgi" part times and counts the SMMU's own command processing
-instead: K pairs "CMD_CFGI_STE(stream A); CMD_SYNC" queued and submitted
-by one CMDQ_PROD write, with the configuration cache empty or holding
-8191 entries (see run_cfgi()).  Ir is then collected inside the SMMU's
-MMIO write handler (smmu_write_mmio) only.
-
-Writes qtest.json (a list of records, merged with the guest part by
-report.py) into --out.
+Times and counts (callgrind) the workloads of workloads.WORKLOADS, live
+PASIDs (with cache hit rates and RSS), every SubstreamID once (RSS) and
+CMD_CFGI_STE + CMD_SYNC, on QEMUs under qtest; the Method note of
+workloads.NOTES says how.  Writes the records to --out/qtest.json.
 """
 
 import argparse
@@ -43,131 +15,104 @@ import statistics
 import struct
 import sys
 import time
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qtestlib import (Machine, STE_CFG_BYPASS, STE_CFG_S1,  # noqa
+from qtestlib import (Machine, STE_CFG_BYPASS, STE_CFG_S1,  # noqa: E402
                       S1FMT_LINEAR, S1FMT_2LVL_64K, S1DSS_SSID0,
-                      S1DSS_BYPASS, cd_bytes, BAR, TD_ID, TESTDEV_SID,
-                      PCI_MMIO, CMD_CFGI_STE, CMD_SYNC, CMDQ_LOG2SIZE_MAX)
+                      S1DSS_BYPASS, BAR, TD, TESTDEV_SID, PCI_MMIO,
+                      CMD_CFGI_STE, CMD_SYNC, CMDQ_LOG2SIZE,
+                      CMDQ_LOG2SIZE_MAX)
+from workloads import (CONFIGS, WORKLOADS, CFGI_CASES, RUN,  # noqa: E402
+                       KiB, MiB)
 
-KiB, MiB = 1 << 10, 1 << 20
-SIZES = (4 * KiB, 64 * KiB, 2 * MiB)
-OPS = ("read", "write")
-MISS_PASIDS = 512       # > 256 IOTLB entries, < 8192 configuration entries
-CFGMISS_PASIDS = 16384  # > 8192 configuration cache entries
-SCALING = (1, 16, 256, 4096, 65536)
 ROUND_MAX = 64 * MiB    # see repeat_for()
 TRACE_EVENTS = ("smmu_iotlb_lookup_hit", "smmu_iotlb_lookup_miss",
                 "smmuv3_config_cache_hit", "smmuv3_config_cache_miss")
+# The test device's doorbell (pasid_testdev_write) starts a run, its bottom
+# half (pasid_testdev_bh) does the transfers, one access per call.
+TESTDEV_WORK = ("pasid_testdev_write", "pasid_testdev_bh")
+
+Build = namedtuple("Build", "name binary pasid")
+Workload = namedtuple("Workload", "section config pasids op size")
 
 
 def log(msg):
     print("   " + msg, flush=True)
 
 
-# ---- configurations -------------------------------------------------------
-# A configuration sets a machine up; its workloads are what runs on it.
-# smmu: False = no IOMMU, else the ssidsize property.  pasid: whether the
-# build must support SubstreamIDs (the baseline has 10.2.2's SMMU).
-
-def setup_none(m):
-    pass
-
-
-def setup_bypass(m):
-    m.smmu_enable()
-    m.ste(STE_CFG_BYPASS)
+def workloads(opt):
+    """The Workloads of WORKLOADS this run does."""
+    return [Workload(sec, cfg, n, op, size)
+            for sec, cfg, n, ops, sizes, in_quick in WORKLOADS
+            if in_quick or not opt.quick
+            for op in ops for size in sizes if size in opt.sizes]
 
 
-def setup_s1(granule):
-    def setup(m):
-        m.smmu_enable()
-        ttb = m.map_data(granule)
-        cd = m.alloc(64, 64)
-        m.q.write(cd, cd_bytes(ttb, granule, 1))
-        m.ste(STE_CFG_S1, cd)
-    return setup
+def record(opt, b, w):
+    """The record of workload W on build B, made on first use."""
+    return opt.records.setdefault((b.name,) + tuple(w),
+                                  dict(w._asdict(), build=b.name))
 
 
-def setup_pasids(granule, npasids, fmt=S1FMT_2LVL_64K, s1cdmax=20):
-    """CD 0 (untagged traffic, S1DSS=SSID0) and PASIDs 1..npasids, each
-    with its own ASID, all mapping the data window."""
-    def setup(m):
-        m.smmu_enable()
-        ttb = m.map_data(granule)
-        base = m.cd_table(fmt, s1cdmax, set(range(npasids + 1)), ttb, granule)
-        m.ste(STE_CFG_S1, base, fmt, s1cdmax, S1DSS_SSID0)
-    return setup
+def cells_for(builds, wls):
+    """(build, workload) pairs: PASID configurations only on PASID builds."""
+    return [(b, w) for w in wls for b in builds
+            if b.pasid or not CONFIGS[w.config].ssidsize]
 
 
-class Config:
-    def __init__(self, name, desc, smmu, setup, pasid=False):
-        self.name, self.desc, self.smmu = name, desc, smmu
-        self.setup, self.pasid = setup, pasid
+def setup(m, cfg, sids=(TESTDEV_SID,), cmdq_log2size=CMDQ_LOG2SIZE):
+    """Program machine M's SMMU for configuration CFG (a workloads.Config),
+    the same STE for each StreamID of SIDS."""
+    if cfg.ssidsize is None:
+        return
+    m.smmu_enable(cmdq_log2size)
+    if cfg.granule is None:
+        ste = (STE_CFG_BYPASS,)
+    elif cfg.cdtable is None:
+        ste = (STE_CFG_S1, m.one_cd(m.map_data(cfg.granule), cfg.granule))
+    else:
+        fmt, s1cdmax = ((S1FMT_LINEAR, 15) if cfg.cdtable == "linear"
+                        else (S1FMT_2LVL_64K, 20))
+        ste = (STE_CFG_S1, m.cd_table(fmt, s1cdmax, set(range(cfg.pasids + 1)),
+                                      m.map_data(cfg.granule), cfg.granule),
+               fmt, s1cdmax, S1DSS_SSID0)
+    for sid in sids:
+        m.ste(*ste, sid=sid)
 
 
-CONFIGS = {c.name: c for c in (
-    Config("a", "no IOMMU", False, setup_none),
-    Config("b", "SMMU, bypass STE", 0, setup_bypass),
-    Config("c", "stage 1, untagged (one CD, 4 KB granule)", 0, setup_s1(12)),
-    Config("c64", "stage 1, untagged (one CD, 64 KB granule)", 0,
-           setup_s1(16)),
-    Config("d", "stage 1, ssidsize=20, 2-level CD table, 4 KB granule", 20,
-           setup_pasids(12, CFGMISS_PASIDS), pasid=True),
-    Config("d64", "stage 1, ssidsize=20, 2-level CD table, 64 KB granule",
-           20, setup_pasids(16, MISS_PASIDS), pasid=True),
-    Config("lin", "stage 1, ssidsize=20, linear CD table (S1CDMax=15)", 20,
-           setup_pasids(12, CFGMISS_PASIDS, S1FMT_LINEAR, 15), pasid=True),
-)}
+def start(opt, b, cfg, name, wrapper=(), extra=(), testdevs=(), **kw):
+    """A machine of build B set up as configuration CFG (setup() KW),
+    logging to WORK/NAME.log."""
+    m = Machine(b.binary, os.path.join(opt.work, name + ".log"),
+                smmu=cfg.ssidsize, wrapper=wrapper, extra=extra,
+                testdevs=testdevs)
+    try:
+        setup(m, cfg, **kw)
+    except BaseException:
+        m.close()
+        raise
+    return m
 
 
-class Workload:
-    """One cell: a transfer kind on a configuration."""
-
-    def __init__(self, section, label, config, op, size, tagged=False,
-                 pasids=0):
-        self.section, self.label, self.config = section, label, config
-        self.op, self.size, self.tagged, self.pasids = op, size, tagged, pasids
-
-    def program(self, m, repeat):
-        m.program(self.op, self.size, repeat, tagged=self.tagged, pasid=1,
-                  pasid_cnt=self.pasids if self.pasids > 1 else 0)
-
-    def key(self, build):
-        return (self.section, build, self.label, self.op, self.size,
-                max(self.pasids, 1 if self.tagged else 0))
+def close_all(machines, what, ok):
+    """Close MACHINES; if all went well (OK), first check that their SMMU
+    recorded no event."""
+    try:
+        if ok and any(m.events() for m in machines):
+            raise RuntimeError("SMMU events in " + what)
+    finally:
+        for m in machines:
+            m.close()
 
 
-def workloads(quick):
-    """(configuration name, Workload) of the wall-time and Ir cells."""
-    sizes = (4 * KiB, 64 * KiB) if quick else SIZES
-    out = []
-    for op in OPS:
-        for size in sizes:
-            for lab in ("a", "b", "c"):
-                out.append(Workload("main", lab, lab, op, size))
-            out.append(Workload("main", "c20", "d", op, size))
-            out.append(Workload("main", "d", "d", op, size, tagged=True))
-            if quick:
-                continue
-            out.append(Workload("granule", "c64", "c64", op, size))
-            out.append(Workload("granule", "d64", "d64", op, size,
-                                tagged=True))
-    for size in sizes:
-        # IOTLB misses: round robin over 512 PASIDs, each its own ASID.
-        out.append(Workload("iotlb", "d-miss", "d", "read", size,
-                            tagged=True, pasids=MISS_PASIDS))
-        if not quick:
-            out.append(Workload("iotlb", "d64-miss", "d64", "read", size,
-                                tagged=True, pasids=MISS_PASIDS))
-    if not quick:
-        for lab, cfg in (("2lvl", "d"), ("linear", "lin")):
-            out.append(Workload("cdtable", lab, cfg, "read", 4 * KiB,
-                                tagged=True))
-            out.append(Workload("cdtable", lab + "-cfgmiss", cfg, "read",
-                                4 * KiB, tagged=True, pasids=CFGMISS_PASIDS))
-    return out
+def run(m, w, repeat):
+    """One doorbell of REPEAT transfers of W: its wall time in ns."""
+    m.program(w.op, w.size, repeat, tagged=w.pasids > 0, pasid=1,
+              pasid_cnt=w.pasids if w.pasids > 1 else 0)
+    return m.doorbell()
 
 
 def repeat_for(w, total):
@@ -184,177 +129,133 @@ def repeat_for(w, total):
     return r // 4 * 4
 
 
-# ---- builds ----------------------------------------------------------------
-
-class Build:
-    def __init__(self, name, binary, pasid):
-        self.name, self.binary, self.pasid = name, binary, pasid
-
-
-def cells_for(builds, wls):
-    """(build, workload) pairs: PASID configurations only on PASID builds."""
-    return [(b, w) for w in wls for b in builds
-            if b.pasid or not CONFIGS[w.config].pasid]
+def per_transfer(measure, r):
+    """(M(R) - M(R/4)) / (3R/4) of a measure M of R transfers."""
+    lo = measure(r // 4)
+    return (measure(r) - lo) / (r - r // 4)
 
 
-def start_machines(builds, wls, work, prefix_for=None):
-    """One machine per (build, configuration) used by WLS."""
-    machines = {}
-    for b, w in cells_for(builds, wls):
-        key = (b.name, w.config)
-        if key in machines:
-            continue
-        cfg = CONFIGS[w.config]
-        prefix = prefix_for(b, cfg) if prefix_for else ()
-        m = Machine(b.binary, os.path.join(work, "%s-%s.log" % key),
-                    smmu=cfg.smmu, prefix=prefix)
-        cfg.setup(m)
-        machines[key] = m
-    return machines
+def timing(t, repeat=None, size=None):
+    """The record fields of the per-transfer (or per-pair) times T."""
+    med = statistics.median(t)
+    out = dict(runs=len(t), ns=round(med, 1), ns_min=round(min(t), 1),
+               ns_max=round(max(t), 1))
+    if size:
+        out.update(repeat=repeat, mib_s=round(size / MiB / (med * 1e-9), 1))
+    return out
 
 
-# ---- wall time ---------------------------------------------------------------
+def parallel(opt, fn, jobs):
+    """{key: FN(*args)} of JOBS {key: args}, opt.jobs at a time."""
+    with ThreadPoolExecutor(max_workers=opt.jobs) as ex:
+        futs = {key: ex.submit(fn, *args) for key, args in jobs.items()}
+        return {key: f.result() for key, f in futs.items()}
 
-def run_wall(builds, wls, work, runs, total, records):
-    machines = start_machines(builds, wls, work)
+
+# ---- wall time -------------------------------------------------------------
+
+def run_wall(opt, builds):
+    """One machine per (build, configuration), the runs interleaved."""
+    cells = cells_for(builds, opt.wls)
+    print("== qtest: wall time, %d cells x %d runs" % (len(cells), opt.runs),
+          flush=True)
+    machines, ok = {}, False
     try:
-        cells = cells_for(builds, wls)
-        times = [[] for _ in cells]
+        for b, c in dict.fromkeys((b, w.config) for b, w in cells):
+            machines[(b, c)] = start(opt, b, CONFIGS[c], b.name + "-" + c)
         for b, w in cells:              # warm up: caches filled, pages touched
-            m = machines[(b.name, w.config)]
-            w.program(m, repeat_for(w, total) // 4)
-            m.doorbell()
-        for run in range(runs):
-            for i, (b, w) in enumerate(cells):
-                m = machines[(b.name, w.config)]
-                r = repeat_for(w, total)
-                w.program(m, r // 4)
-                t_lo = m.doorbell()
-                w.program(m, r)
-                t_hi = m.doorbell()
-                times[i].append((t_hi - t_lo) / (r - r // 4))
-        for i, (b, w) in enumerate(cells):
-            t = times[i]
-            rec = records.setdefault(w.key(b.name), new_record(w, b))
-            med = statistics.median(t)
-            rec.update(repeat=repeat_for(w, total), runs=len(t),
-                       ns=round(med, 1), ns_min=round(min(t), 1),
-                       ns_max=round(max(t), 1),
-                       mib_s=round(w.size / MiB / (med * 1e-9), 1))
-        for (bname, cname), m in machines.items():
-            if CONFIGS[cname].smmu is not False and m.events():
-                raise RuntimeError("SMMU events on %s/%s" % (bname, cname))
+            run(machines[(b, w.config)], w, repeat_for(w, opt.total) // 4)
+        times = {cell: [] for cell in cells}
+        for _ in range(opt.runs):
+            for b, w in cells:
+                m = machines[(b, w.config)]
+                times[(b, w)].append(per_transfer(lambda n: run(m, w, n),
+                                                  repeat_for(w, opt.total)))
+        for (b, w), t in times.items():
+            record(opt, b, w).update(timing(t, repeat_for(w, opt.total),
+                                            w.size))
+        ok = True
     finally:
-        for m in machines.values():
-            m.close()
+        close_all(machines.values(), "the timed runs", ok)
 
 
-def new_record(w, b):
-    return {"section": w.section, "build": b.name, "config": w.label,
-            "desc": CONFIGS[w.config].desc, "op": w.op, "size": w.size,
-            "pasids": max(w.pasids, 1 if w.tagged else 0)}
+# ---- callgrind -------------------------------------------------------------
 
-
-# ---- callgrind ---------------------------------------------------------------
-
-# The test device's doorbell (pasid_testdev_write) starts a run, its bottom
-# half (pasid_testdev_bh) does the transfers, one access per call.
-TESTDEV_WORK = ("pasid_testdev_write", "pasid_testdev_bh")
-
-
-def callgrind_prefix(outfile, collect=TESTDEV_WORK):
-    if isinstance(collect, str):
-        collect = (collect,)
+def callgrind(outfile, collect=TESTDEV_WORK):
+    """The valgrind command a QEMU runs under: collecting inside COLLECT
+    only, a dump (OUTFILE.1, .2...) before each read of a test device
+    register (Machine.testdev_reads counts them)."""
     return (["valgrind", "--tool=callgrind", "--collect-atstart=no"] +
             ["--toggle-collect=" + c for c in collect] +
             ["--dump-before=pasid_testdev_read",
              "--callgrind-out-file=" + outfile])
 
 
-class DumpCounter:
-    """Callgrind writes OUT.N before the N-th read of a test device register:
-    the machine setup reads its ID once, each doorbell() reads STATUS until
-    the run is done (m.last_reads times), and the run's work falls in the
-    dumps before those reads."""
-
-    def __init__(self, outfile):
-        self.outfile, self.n = outfile, 1
-
-    def after_doorbell(self, reads):
-        paths = ["%s.%d" % (self.outfile, self.n + i)
-                 for i in range(1, reads + 1)]
-        self.n += reads
-        return paths
-
-
-def counted_doorbells(m, dumps, w, warm, r):
-    """A warm-up doorbell of WARM transfers, then R/4 and R: returns the
-    callgrind dumps holding the last two."""
-    paths = []
-    for n in (warm, r // 4, r):
-        w.program(m, n)
-        m.doorbell()
-        paths.append(dumps.after_doorbell(m.last_reads))
-    return paths[1], paths[2]
-
-
-def dump_ir(paths):
-    """Instructions in a callgrind dump, or the sum over a list of them"""
-    if not isinstance(paths, str):
-        return sum(dump_ir(p) for p in paths)
-    with open(paths) as f:
+def dump_ir(path):
+    """Instructions in a callgrind dump"""
+    with open(path) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
                 return int(line.split()[1])
-    raise RuntimeError("no total in " + paths)
+    raise RuntimeError("no total in " + path)
 
 
-def callgrind_machine(b, cname, work, wls, ir_total, records):
-    """All workloads of one (build, configuration) in one QEMU under
-    callgrind; returns {workload key: Ir per transfer}."""
-    out = os.path.join(work, "cg-%s-%s" % (b.name, cname), "callgrind.out")
-    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-    os.makedirs(os.path.dirname(out))
-    cfg = CONFIGS[cname]
-    m = Machine(b.binary, os.path.join(work, "cg-%s-%s.log" % (b.name, cname)),
-                smmu=cfg.smmu, prefix=callgrind_prefix(out))
-    dumps = DumpCounter(out)
-    pending = []
+def ir_of(m, out, fn):
+    """FN(), and the instructions of the dumps before the test device reads
+    it made (which hold whatever ran since the read before them)."""
+    first = m.testdev_reads
+    fn()
+    return sum(dump_ir("%s.%d" % (out, i))
+               for i in range(first + 1, m.testdev_reads + 1))
+
+
+@contextmanager
+def callgrind_out(opt, name):
+    """The output file of a QEMU under callgrind, in a fresh directory
+    WORK/cg-NAME/, removed afterwards."""
+    outdir = os.path.join(opt.work, "cg-" + name)
+    shutil.rmtree(outdir, ignore_errors=True)
+    os.makedirs(outdir)
     try:
-        cfg.setup(m)
-        for w in wls:
-            r = repeat_for(w, ir_total)
-            lo, hi = counted_doorbells(m, dumps, w, r // 4, r)
-            pending.append((w, lo, hi, r))
+        yield os.path.join(outdir, "callgrind.out")
     finally:
-        m.close()
-    result = {}
-    for w, lo, hi, r in pending:
-        result[w.key(b.name)] = round((dump_ir(hi) - dump_ir(lo)) /
-                                      (r - r // 4))
-    shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-    return result
+        shutil.rmtree(outdir, ignore_errors=True)
 
 
-def run_callgrind(builds, wls, work, ir_total, records, jobs):
+def cells_ir(opt, b, cfg, name, cells):
+    """Ir per transfer of each (workload, warm-up, R) of CELLS, in one QEMU
+    of build B under callgrind, set up as configuration CFG: a warm-up
+    doorbell, then doorbells of R/4 and R."""
+    with callgrind_out(opt, name) as out:
+        m = start(opt, b, cfg, "cg-" + name, callgrind(out))
+        try:
+            result = []
+            for w, warm, r in cells:
+                run(m, w, warm)
+                result.append(round(per_transfer(
+                    lambda n: ir_of(m, out, lambda: run(m, w, n)), r)))
+            return result
+        finally:
+            m.close()
+
+
+def run_callgrind(opt, builds):
+    """One QEMU per (build, configuration), opt.jobs at a time."""
     groups = {}
-    for b, w in cells_for(builds, wls):
-        groups.setdefault((b, w.config), []).append(w)
-    with ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [ex.submit(callgrind_machine, b, c, work, ws, ir_total, records)
-                for (b, c), ws in groups.items()]
-        for (b, c), f in zip(groups, futs):
-            for key, ir in f.result().items():
-                for w in groups[(b, c)]:
-                    if w.key(b.name) == key:
-                        records.setdefault(key, new_record(w, b))["ir"] = ir
+    for b, w in cells_for(builds, opt.wls):
+        r = repeat_for(w, opt.ir_total)
+        groups.setdefault((b, w.config), []).append((w, r // 4, r))
+    print("== qtest: callgrind instruction counts (%d QEMUs, %d at a time)"
+          % (len(groups), opt.jobs), flush=True)
+    irs = parallel(opt, cells_ir, {
+        (b, c): (opt, b, CONFIGS[c], "%s-%s" % (b.name, c), cells)
+        for (b, c), cells in groups.items()})
+    for key, cells in groups.items():
+        for (w, _, _), ir in zip(cells, irs[key]):
+            record(opt, key[0], w)["ir"] = ir
 
 
-# ---- scaling: live PASIDs ------------------------------------------------------
-
-def scaling_setup(n):
-    return setup_pasids(12, n)
-
+# ---- scaling: live PASIDs --------------------------------------------------
 
 def trace_counts(path, offset):
     counts = dict.fromkeys(TRACE_EVENTS, 0)
@@ -371,97 +272,76 @@ def pct(hit, miss):
     return round(100.0 * hit / (hit + miss), 1) if hit + miss else None
 
 
-def run_scaling(b, work, runs, ns_list, records, cg_jobs, do_ir):
-    for n in ns_list:
-        w = Workload("scaling", "pasids", "d", "read", 4 * KiB, tagged=True,
-                     pasids=n)
-        rec = records.setdefault(w.key(b.name), new_record(w, b))
-        rec["desc"] = "stage 1, 4 KiB reads round robin over N PASIDs"
+def hit_rates(opt, b, cfg, w):
+    """Cache hit rates of one doorbell of W, from a QEMU with the cache
+    trace events on."""
+    n = w.pasids
+    tlog = os.path.join(opt.work, "scale-%d.trace" % n)
+    m = start(opt, b, cfg, "scale-%d-trace" % n,
+              extra=["-d", ",".join("trace:" + e for e in TRACE_EVENTS),
+                     "-D", tlog])
+    try:
+        run(m, w, max(4096, n))
+        off = os.path.getsize(tlog)
+        m.doorbell()
+        c = trace_counts(tlog, off)
+    finally:
+        m.close()
+        os.unlink(tlog)
+    return dict(cfg_hit_pct=pct(c["smmuv3_config_cache_hit"],
+                                c["smmuv3_config_cache_miss"]),
+                iotlb_hit_pct=pct(c["smmu_iotlb_lookup_hit"],
+                                  c["smmu_iotlb_lookup_miss"]))
+
+
+def run_scaling(opt, builds):
+    """4 KiB reads of the patched build round robin over N PASIDs, with
+    CDs for 0..N; a fresh QEMU per N, so its peak RSS is this N's."""
+    b, ns = builds[0], opt.scaling
+    print("== qtest: live PASIDs %s" % (ns,), flush=True)
+    cfg = {n: CONFIGS["pasid-2lvl-4k"]._replace(pasids=n) for n in ns}
+    w = {n: Workload("scaling", "pasid-2lvl-4k", n, "read", 4 * KiB)
+         for n in ns}
+    for n in ns:
         r = max(16384, n)
-        # timed, fresh QEMU: its peak RSS is this N's
-        m = Machine(b.binary, os.path.join(work, "scale-%d.log" % n), smmu=20)
+        m = start(opt, b, cfg[n], "scale-%d" % n)
         try:
-            scaling_setup(n)(m)
-            w.program(m, r)
-            m.doorbell()
-            t = []
-            for _ in range(runs):
-                w.program(m, r // 4)
-                t_lo = m.doorbell()
-                w.program(m, r)
-                t_hi = m.doorbell()
-                t.append((t_hi - t_lo) / (r - r // 4))
-            st = m.q.status()
-            med = statistics.median(t)
-            rec.update(repeat=r, runs=runs, ns=round(med, 1),
-                       ns_min=round(min(t), 1), ns_max=round(max(t), 1),
-                       mib_s=round(w.size / MiB / (med * 1e-9), 1),
-                       rss_kib=st["VmRSS"], peak_rss_kib=st["VmHWM"])
+            run(m, w[n], r)
+            t = [per_transfer(lambda k: run(m, w[n], k), r)
+                 for _ in range(opt.runs)]
+            st = m.status()
         finally:
             m.close()
-        # counting run, tracing on
-        tlog = os.path.join(work, "scale-%d.trace" % n)
-        m = Machine(b.binary, os.path.join(work, "scale-%d-trace.log" % n),
-                    smmu=20, extra=["-d", ",".join("trace:" + e for e in
-                                                   TRACE_EVENTS), "-D", tlog])
-        try:
-            scaling_setup(n)(m)
-            rc = max(4096, n)
-            w.program(m, rc)
-            m.doorbell()
-            off = os.path.getsize(tlog)
-            m.doorbell()
-            c = trace_counts(tlog, off)
-        finally:
-            m.close()
-            os.unlink(tlog)
-        rec.update(cfg_hit_pct=pct(c["smmuv3_config_cache_hit"],
-                                   c["smmuv3_config_cache_miss"]),
-                   iotlb_hit_pct=pct(c["smmu_iotlb_lookup_hit"],
-                                     c["smmu_iotlb_lookup_miss"]))
+        rec = record(opt, b, w[n])
+        rec.update(timing(t, r, w[n].size), rss_kib=st["VmRSS"],
+                   peak_rss_kib=st["VmHWM"], **hit_rates(opt, b, cfg[n], w[n]))
         log("%6d PASIDs: %.0f ns/transfer, config cache hits %s%%, IOTLB "
             "hits %s%%, peak RSS %d KiB" % (n, rec["ns"], rec["cfg_hit_pct"],
                                             rec["iotlb_hit_pct"],
                                             rec["peak_rss_kib"]))
-    if not do_ir:
-        return
-
-    def one(n):
-        out = os.path.join(work, "cg-scale-%d" % n, "callgrind.out")
-        shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-        os.makedirs(os.path.dirname(out))
-        m = Machine(b.binary, os.path.join(work, "cg-scale-%d.log" % n),
-                    smmu=20, prefix=callgrind_prefix(out))
-        dumps = DumpCounter(out)
-        w = Workload("scaling", "pasids", "d", "read", 4 * KiB, tagged=True,
-                     pasids=n)
-        r = min(max(4096, n), 16384)
-        try:
-            scaling_setup(n)(m)
-            lo, hi = counted_doorbells(m, dumps, w, r, r)
-        finally:
-            m.close()
-        ir = round((dump_ir(hi) - dump_ir(lo)) / (r - r // 4))
-        shutil.rmtree(os.path.dirname(out), ignore_errors=True)
-        return w.key(b.name), ir
-
-    with ThreadPoolExecutor(max_workers=cg_jobs) as ex:
-        for key, ir in ex.map(one, ns_list):
-            records[key]["ir"] = ir
+    if "ir" in opt.parts:
+        cells = {n: [(w[n],) + (min(max(4096, n), 16384),) * 2] for n in ns}
+        irs = parallel(opt, cells_ir, {
+            n: (opt, b, cfg[n], "scale-%d" % n, cells[n]) for n in ns})
+        for n, (ir,) in irs.items():
+            record(opt, b, w[n])["ir"] = ir
 
 
-# ---- hostile: every SubstreamID once ----------------------------------------------
+# ---- hostile: every SubstreamID once ---------------------------------------
 
-def run_hostile(builds, work, records, nssid):
-    """A guest that touches NSSID distinct SubstreamIDs once each (4-byte
-    writes).  PASID builds: a 2-level CD table whose 1024 L1 descriptors
-    point at 64 leaves (so SubstreamID s has ASID s & 0xffff).  The
-    baseline cannot decode SubstreamIDs: the same tables are written, but
-    its STE holds a single CD, and it ignores the PASID of the same DMA.
-    RSS is read once the DMA is done."""
-    for b in builds:
-        m = Machine(b.binary, os.path.join(work, "hostile-%s.log" % b.name),
-                    smmu=20 if b.pasid else 0)
+def run_hostile(opt, builds):
+    """A guest that touches every SubstreamID once (4-byte writes).  PASID
+    builds: a 2-level CD table whose 1024 L1 descriptors point at 64 leaves
+    (so SubstreamID s has ASID s & 0xffff).  The baseline cannot decode
+    SubstreamIDs: the same tables are written, but its STE holds a single
+    CD, and it ignores the PASID of the same DMA.  RSS is read once the DMA
+    is done."""
+    nssid = opt.hostile
+    print("== qtest: hostile, %d SubstreamIDs" % nssid, flush=True)
+    w = Workload("hostile", "all-ssids", nssid, "write", 4)
+    for b in builds[:2]:
+        m = Machine(b.binary, os.path.join(opt.work, "hostile-%s.log" %
+                                           b.name), smmu=20 if b.pasid else 0)
         try:
             m.smmu_enable()
             ttb = m.map_data(12)
@@ -469,103 +349,55 @@ def run_hostile(builds, work, records, nssid):
             if b.pasid:
                 m.ste(STE_CFG_S1, base, S1FMT_2LVL_64K, 20, S1DSS_BYPASS)
             else:
-                cd = m.alloc(64, 64)
-                m.q.write(cd, cd_bytes(ttb, 12, 1))
-                m.ste(STE_CFG_S1, cd)
-            before = m.q.status()
-            first = min(nssid, 0xfffff)
+                m.ste(STE_CFG_S1, m.one_cd(ttb, 12))
+            before = m.status()
+            first = min(nssid, 0xfffff)   # PASID_CNT holds at most 2^20 - 1
             m.program("write", 4, first, tagged=True, pasid=0,
                       pasid_cnt=first)
             t = m.doorbell()
-            if nssid > first:        # PASID_CNT holds at most 2^20 - 1
+            if nssid > first:
                 m.program("write", 4, 1, tagged=True, pasid=first,
                           pasid_cnt=0)
                 t += m.doorbell()
-            after = m.q.status()
+            after = m.status()
         finally:
             m.close()
-        rec = records.setdefault(("hostile", b.name, "all-ssids", "write", 4,
-                                  nssid), {
-            "section": "hostile", "build": b.name, "config": "all-ssids",
-            "op": "write", "size": 4, "pasids": nssid})
-        rec.update(desc="%d distinct SubstreamIDs once each" % nssid,
-                   ns=round(t / nssid, 1), rss_before_kib=before["VmRSS"],
-                   rss_kib=after["VmRSS"], peak_rss_kib=after["VmHWM"])
+        record(opt, b, w).update(
+            ns=round(t / nssid, 1), rss_before_kib=before["VmRSS"],
+            rss_kib=after["VmRSS"], peak_rss_kib=after["VmHWM"])
         log("%s: %d SubstreamIDs, RSS %d -> %d KiB (peak %d), %.0f ns each" % (
             b.name, nssid, before["VmRSS"], after["VmRSS"], after["VmHWM"],
             t / nssid))
 
 
-# ---- CFGI_STE + CMD_SYNC: invalidating one stream ---------------------------------
+# ---- CFGI_STE + CMD_SYNC: invalidating one stream --------------------------
 #
-# Two test devices: A (00:03.0, StreamID 0x18), whose STE every measured
-# CMD_CFGI_STE names, and B (00:04.0, StreamID 0x20).  Both STEs are
-# stage 1 with ssidsize=20 and S1CDMax=20, sharing one 2-level CD table
-# (64 KB leaves) with valid CDs for SubstreamIDs 0..CFGI_FILL.  A "fill"
-# is one doorbell of a device: CFGI_FILL 4-byte reads with PASID_CNT =
-# CFGI_FILL, PASIDs 1..CFGI_FILL, so CFGI_FILL (StreamID, SubstreamID)
-# configurations get cached (8191 < SMMU_CONFIG_CACHE_MAX = 8192: the cache
-# is never emptied for being full).  Cases, what is cached when the
-# commands run:
-#
-#   empty   nothing: no DMA ever ran.
-#   other   B's 8191 configurations (filled once).  CFGI_STE(A) must not
-#           touch them, so the cache stays full for every command of
-#           every batch, in any build.
-#   same    A's own 8191 configurations: an invalidation that has to
-#           drop them.  A build that drops them at once leaves nothing
-#           for the next command, so only the first command after a
-#           fill counts: per run, CFGI_SAME_REPS times: fill A, submit
-#           two CMD_SYNCs, then two submits of one pair (D1 full, D1
-#           after: the same submit once the first has invalidated);
-#           then the batches in that after-state; the
-#           result is per-pair(after-state) + D1 full - D1 after.
-#
-# Per-pair cost of empty and other: (T(K) - T(K/4)) / (3K/4) of two
-# submits of K and K/4 pairs, as for the DMA workloads; K is picked per
-# build and case so that a long batch takes about 20 ms (5 ms with
-# --quick; at most CFGI_KMAX pairs, the queue holds 2^19 commands).  The
-# D1 difference of "same" is the median of CFGI_SAME_REPS per run.  Wall time: median of
-# interleaved runs.  Ir: the same differences, counted by callgrind in
-# smmu_write_mmio() only, with a dump forced (a read of a test device
-# register) right before and right after each counted submit.
+# Test devices A (00:03.0), whose STE every measured CMD_CFGI_STE names,
+# and B (00:04.0).  A "fill" is one doorbell of a device over PASIDs
+# 1..CFGI_FILL: that many configurations cached, less than the cache holds.
+# The cases and what "same" adds are explained in report.py's cfgi section.
 
-CFGI_B_DEVFN = 4 << 3
-CFGI_B_SID = CFGI_B_DEVFN
+CFGI_B_DEVFN = CFGI_B_SID = 4 << 3
 CFGI_B_BAR = PCI_MMIO + 0x10000
 CFGI_FILL = 8191
 CFGI_KMAX = (1 << 18) - 4        # pairs: 2 * K < 2^19 queue entries
 CFGI_SAME_REPS = 3               # fills and D1 differences per run
-CFGI_CASES = ("empty", "other", "same")
-CFGI_DESC = {
-    "empty": "configuration cache empty",
-    "other": "8191 configurations of another stream cached",
-    "same": "8191 configurations of this stream cached (first command "
-            "after they were)",
-}
-CFGI_PAIR = struct.pack("<8I", CMD_CFGI_STE, TESTDEV_SID, 1, 0,
-                        CMD_SYNC, 0, 0, 0)
 SYNC_PAIR = struct.pack("<8I", CMD_SYNC, 0, 0, 0, CMD_SYNC, 0, 0, 0)
 
 
-def cfgi_machine(b, log, prefix=()):
-    """Both devices and their STEs; a PASID build gets the shared 2-level
-    CD table, the baseline (10.2.2's SMMU, no SubstreamIDs) one CD each."""
-    m = Machine(b.binary, log, smmu=20 if b.pasid else 0, prefix=prefix,
-                testdevs=((CFGI_B_DEVFN, CFGI_B_BAR),))
-    m.smmu_enable(cmdq_log2size=CMDQ_LOG2SIZE_MAX)
-    ttb = m.map_data(12)
-    if b.pasid:
-        base = m.cd_table(S1FMT_2LVL_64K, 20, set(range(CFGI_FILL + 1)), ttb,
-                          12)
-        for sid in (TESTDEV_SID, CFGI_B_SID):
-            m.ste(STE_CFG_S1, base, S1FMT_2LVL_64K, 20, S1DSS_SSID0, sid=sid)
-    else:
-        cd = m.alloc(64, 64)
-        m.q.write(cd, cd_bytes(ttb, 12, 1))
-        for sid in (TESTDEV_SID, CFGI_B_SID):
-            m.ste(STE_CFG_S1, cd, sid=sid)
-    return m
+def cfgi_pair(sid):
+    return struct.pack("<8I", CMD_CFGI_STE, sid, 1, 0, CMD_SYNC, 0, 0, 0)
+
+
+def cfgi_machine(opt, b, name, wrapper=()):
+    """Both devices, with the same STE: a PASID build's has the 2-level CD
+    table, the baseline's (10.2.2's SMMU, no SubstreamIDs) one CD."""
+    cfg = (CONFIGS["pasid-2lvl-4k"]._replace(pasids=CFGI_FILL) if b.pasid
+           else CONFIGS["s1-4k"])
+    return start(opt, b, cfg, name, wrapper,
+                 testdevs=((CFGI_B_DEVFN, CFGI_B_BAR),),
+                 sids=(TESTDEV_SID, CFGI_B_SID),
+                 cmdq_log2size=CMDQ_LOG2SIZE_MAX)
 
 
 def cfgi_fill(m, bar):
@@ -576,7 +408,7 @@ def cfgi_fill(m, bar):
 
 def cfgi_batch(m, k):
     """K pairs CFGI_STE(A); CMD_SYNC by one CMDQ_PROD write: its ns."""
-    m.commands(CFGI_PAIR * k)
+    m.commands(cfgi_pair(TESTDEV_SID) * k)
     return m.submit()
 
 
@@ -596,15 +428,19 @@ def cfgi_to_same(m):
     until they are looked up empties it when it becomes full during the
     first fill (8191 + 1 entries); the second fill caches what the first
     lost then, so A ends with its 8191 configurations in any build."""
-    m.commands(struct.pack("<8I", CMD_CFGI_STE, CFGI_B_SID, 1, 0,
-                           CMD_SYNC, 0, 0, 0))
+    m.commands(cfgi_pair(CFGI_B_SID))
     m.submit()
     cfgi_fill(m, BAR)
     cfgi_fill(m, BAR)
 
 
 def cfgi_cases(b):
-    return CFGI_CASES if b.pasid else ("empty",)
+    return list(CFGI_CASES) if b.pasid else ["empty"]
+
+
+def cfgi_workload(case):
+    return Workload("cfgi", case, 0 if case == "empty" else CFGI_FILL,
+                    "cfgi_ste+sync", 0)
 
 
 def cfgi_k(m, target_ns):
@@ -618,125 +454,97 @@ def cfgi_k(m, target_ns):
         k = min(CFGI_KMAX, k * min(8, max(2, int(target_ns / t))) // 4 * 4)
 
 
-def run_cfgi_wall(builds, work, runs, target_ns, records):
+def cfgi_once(m, case, k):
+    """One run of a case's wall time: ns per pair."""
+    extra = 0
+    if case == "same":
+        d1 = []
+        for _ in range(CFGI_SAME_REPS):
+            cfgi_fill(m, BAR)
+            d1.append(cfgi_same_d1(m, lambda n: cfgi_batch(m, n)))
+        extra = statistics.median(d1)
+    return per_transfer(lambda n: cfgi_batch(m, n), k) + extra
+
+
+def cfgi_wall(opt, builds):
     """One machine per (build, case), interleaved run by run."""
-    machines = {}
+    machines, ok = {}, False
     try:
         for b in builds:
             for case in cfgi_cases(b):
-                m = cfgi_machine(b, os.path.join(
-                    work, "cfgi-%s-%s.log" % (b.name, case)))
-                if case == "other":
-                    cfgi_fill(m, CFGI_B_BAR)
-                elif case == "same":
-                    cfgi_fill(m, BAR)
-                machines[(b, case)] = m
-        ks = {key: cfgi_k(m, target_ns) for key, m in machines.items()}
+                m = machines[(b, case)] = cfgi_machine(
+                    opt, b, "cfgi-%s-%s" % (b.name, case))
+                if case != "empty":
+                    cfgi_fill(m, CFGI_B_BAR if case == "other" else BAR)
+        ks = {key: cfgi_k(m, opt.cfgi_ns) for key, m in machines.items()}
         times = {key: [] for key in machines}
-        for run in range(runs):
+        for _ in range(opt.runs):
             for (b, case), m in machines.items():
-                k = ks[(b, case)]
-                extra = 0
-                if case == "same":
-                    d1 = []
-                    for _ in range(CFGI_SAME_REPS):
-                        cfgi_fill(m, BAR)
-                        d1.append(cfgi_same_d1(
-                            m, lambda n: cfgi_batch(m, n)))
-                    extra = statistics.median(d1)
-                t_lo = cfgi_batch(m, k // 4)
-                t_hi = cfgi_batch(m, k)
-                times[(b, case)].append((t_hi - t_lo) / (k - k // 4) + extra)
-        for (b, case), m in machines.items():
-            if m.events():
-                raise RuntimeError("SMMU events on cfgi %s/%s" % (b.name,
-                                                                   case))
+                times[(b, case)].append(cfgi_once(m, case, ks[(b, case)]))
+        ok = True
     finally:
-        for m in machines.values():
-            m.close()
+        close_all(machines.values(), "the cfgi runs", ok)
     for (b, case), t in times.items():
-        rec = records.setdefault(("cfgi", b.name, case), cfgi_record(b, case))
-        rec.update(k=ks[(b, case)], runs=len(t),
-                   ns=round(statistics.median(t), 1),
-                   ns_min=round(min(t), 1), ns_max=round(max(t), 1))
+        record(opt, b, cfgi_workload(case)).update(
+            k=ks[(b, case)], binary=b.binary, **timing(t))
 
 
-def cfgi_record(b, case):
-    return {"section": "cfgi", "build": b.name, "config": case,
-            "desc": CFGI_DESC[case], "op": "cfgi_ste+sync", "size": 0,
-            "pasids": 0 if case == "empty" else CFGI_FILL,
-            "binary": b.binary}
-
-
-def latest_dump(outdir):
-    n = [int(f.rsplit(".", 1)[1]) for f in os.listdir(outdir)
-         if f.rsplit(".", 1)[-1].isdigit()]
-    return os.path.join(outdir, "callgrind.out.%d" % max(n))
-
-
-def cfgi_callgrind(b, work, k):
+def cfgi_callgrind(opt, b):
     """Every case of build B in one QEMU under callgrind, in the order
     empty, other, same; returns {case: Ir per pair}."""
-    outdir = os.path.join(work, "cg-cfgi-%s" % b.name)
-    out = os.path.join(outdir, "callgrind.out")
-    shutil.rmtree(outdir, ignore_errors=True)
-    os.makedirs(outdir)
-    prefix = callgrind_prefix(out, collect="smmu_write_mmio")
-    m = cfgi_machine(b, os.path.join(work, "cg-cfgi-%s.log" % b.name), prefix)
-
     def counted(n):
-        m.q.readl(BAR + TD_ID)             # dump what came before
-        cfgi_batch(m, n)
-        m.q.readl(BAR + TD_ID)             # dump this submit alone
-        return dump_ir(latest_dump(outdir))
+        m.testdev_read(BAR, TD.A_ID)        # dump what came before
+        return ir_of(m, out, lambda: (cfgi_batch(m, n),
+                                      m.testdev_read(BAR, TD.A_ID)))
 
     def per_pair():
-        counted(16)                        # warm up
-        lo = counted(k // 4)
-        return (counted(k) - lo) / (k - k // 4)
+        counted(16)                         # warm up
+        return per_transfer(counted, opt.cfgi_k)
 
-    result = {}
-    try:
-        result["empty"] = per_pair()
-        if b.pasid:
-            cfgi_fill(m, CFGI_B_BAR)
-            result["other"] = per_pair()
-            cfgi_to_same(m)
-            result["same"] = cfgi_same_d1(m, counted) + per_pair()
-        if m.events():
-            raise RuntimeError("SMMU events on cfgi %s" % b.name)
-    finally:
-        m.close()
-        shutil.rmtree(outdir, ignore_errors=True)
-    return result
+    with callgrind_out(opt, "cfgi-" + b.name) as out:
+        m = cfgi_machine(opt, b, "cg-cfgi-" + b.name,
+                         callgrind(out, collect=("smmu_write_mmio",)))
+        result, ok = {}, False
+        try:
+            result["empty"] = per_pair()
+            if b.pasid:
+                cfgi_fill(m, CFGI_B_BAR)
+                result["other"] = per_pair()
+                cfgi_to_same(m)
+                result["same"] = cfgi_same_d1(m, counted) + per_pair()
+            ok = True
+        finally:
+            close_all([m], "cfgi " + b.name, ok)
+        return result
 
 
-def run_cfgi(builds, work, runs, target_ns, ir_k, records, jobs):
-    run_cfgi_wall(builds, work, runs, target_ns, records)
-    with ThreadPoolExecutor(max_workers=jobs) as ex:
-        futs = [(b, ex.submit(cfgi_callgrind, b, work, ir_k))
-                for b in builds]
-        for b, f in futs:
-            for case, ir in f.result().items():
-                records[("cfgi", b.name, case)]["ir"] = round(ir)
+def run_cfgi(opt, builds):
+    builds = builds + opt.cfgi_builds
+    print("== qtest: CFGI_STE + CMD_SYNC (%s)" % ", ".join(
+        b.name for b in builds), flush=True)
+    cfgi_wall(opt, builds)
+    irs = parallel(opt, cfgi_callgrind, {b: (opt, b) for b in builds})
     for b in builds:
+        for case, ir in irs[b].items():
+            record(opt, b, cfgi_workload(case))["ir"] = round(ir)
         log("%s: %s" % (b.name, ", ".join(
-            "%s %.0f ns %s Ir" % (case, records[("cfgi", b.name, case)]["ns"],
-                                  records[("cfgi", b.name, case)].get("ir", "-"))
-            for case in cfgi_cases(b))))
+            "%s %.0f ns %s Ir" % (case, rec["ns"], rec.get("ir", "-"))
+            for case in cfgi_cases(b)
+            for rec in [record(opt, b, cfgi_workload(case))])))
 
 
-# ---- main ------------------------------------------------------------------------
+# ---- main ------------------------------------------------------------------
+
+PARTS = (("wall", run_wall), ("scaling", run_scaling),
+         ("hostile", run_hostile), ("cfgi", run_cfgi), ("ir", run_callgrind))
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--patched", required=True, help="qemu-system-aarch64 "
-                    "of the series")
-    ap.add_argument("--base", help="qemu-system-aarch64 of 10.2.2 + "
-                    "patches 0001-0003 (only --parts cfgi,scaling run "
-                    "without it)")
-    ap.add_argument("--extra", action="append", default=[],
-                    help="NAME=BINARY: another build of the series")
+    ap.add_argument("--patched", required=True,
+                    help="qemu-system-aarch64 of the series")
+    ap.add_argument("--base", help="qemu-system-aarch64 of the baseline "
+                    "(only --parts cfgi,scaling run without it)")
     ap.add_argument("--extra-build", action="append",
                     default=os.environ.get("BENCH_EXTRA_BUILD", "").split(),
                     help="NAME=BINARY: another build of the series, "
@@ -746,72 +554,35 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--parts", default="wall,ir,scaling,hostile,cfgi",
-                    help="comma-separated: wall,ir,scaling,hostile,cfgi "
-                    "(cfgi: wall time and instructions)")
-    args = ap.parse_args()
-
-    quick = args.quick
-    parts = args.parts.split(",")
-    if not args.base and not set(parts) <= {"cfgi", "scaling"}:
-        ap.error("--base is needed by --parts " + args.parts)
-    builds = [Build("patched", args.patched, True)]
-    if args.base:
-        builds.append(Build("baseline", args.base, False))
-    for e in args.extra:
-        name, _, binary = e.partition("=")
-        builds.append(Build(name, binary, True))
-    cfgi_builds = list(builds)
-    for e in args.extra_build:
-        name, _, binary = e.partition("=")
+    ap.add_argument("--parts", default=",".join(p for p, _ in PARTS),
+                    help="comma-separated: %(default)s")
+    opt = ap.parse_args()
+    opt.parts = opt.parts.split(",")
+    if not opt.base and not set(opt.parts) <= {"cfgi", "scaling"}:
+        ap.error("--base is needed by --parts " + ",".join(opt.parts))
+    builds = [Build("patched", opt.patched, True)]
+    if opt.base:
+        builds.append(Build("baseline", opt.base, False))
+    opt.cfgi_builds = []
+    for spec in opt.extra_build:
+        name, _, binary = spec.partition("=")
         if not name or not os.access(binary, os.X_OK):
-            ap.error("--extra-build %s: want NAME=BINARY" % e)
-        cfgi_builds.append(Build(name, binary, True))
-    os.makedirs(args.work, exist_ok=True)
-    os.makedirs(args.out, exist_ok=True)
-    runs = 3 if quick else 9
-    total = (8 if quick else 64) * MiB     # bytes of a long timed run
-    ir_total = (256 * KiB if quick else 2 * MiB)
-    jobs = os.cpu_count() or 1
-    records = {}
-    wls = workloads(quick)
+            ap.error("--extra-build %s: want NAME=BINARY" % spec)
+        opt.cfgi_builds.append(Build(name, binary, True))
+    vars(opt).update(RUN["quick" if opt.quick else "full"],
+                     jobs=os.cpu_count() or 1, records={})
+    opt.wls = workloads(opt)
+    os.makedirs(opt.work, exist_ok=True)
+    os.makedirs(opt.out, exist_ok=True)
 
     t0 = time.time()
-    if "wall" in parts:
-        print("== qtest: wall time, %d cells x %d runs" % (
-            len(cells_for(builds, wls)), runs), flush=True)
-        run_wall(builds, wls, args.work, runs, total, records)
-        log("done in %.0f s" % (time.time() - t0))
-    if "scaling" in parts:
-        t = time.time()
-        ns_list = (1, 256, 4096) if quick else SCALING
-        print("== qtest: live PASIDs %s" % (ns_list,), flush=True)
-        run_scaling(builds[0], args.work, runs, ns_list, records, jobs,
-                    "ir" in parts)
-        log("done in %.0f s" % (time.time() - t))
-    if "hostile" in parts:
-        t = time.time()
-        nssid = 65536 if quick else 1 << 20
-        print("== qtest: hostile, %d SubstreamIDs" % nssid, flush=True)
-        run_hostile(builds[:2], args.work, records, nssid)
-        log("done in %.0f s" % (time.time() - t))
-    if "cfgi" in parts:
-        t = time.time()
-        print("== qtest: CFGI_STE + CMD_SYNC (%s)" % ", ".join(
-            b.name for b in cfgi_builds), flush=True)
-        run_cfgi(cfgi_builds, args.work, runs, (5 if quick else 20) * 1e6,
-                 64 if quick else 256, records, jobs)
-        log("done in %.0f s" % (time.time() - t))
-    if "ir" in parts:
-        t = time.time()
-        print("== qtest: callgrind instruction counts (%d QEMUs, %d at a "
-              "time)" % (len({(b.name, w.config) for b, w in
-                              cells_for(builds, wls)}), jobs), flush=True)
-        run_callgrind(builds, wls, args.work, ir_total, records, jobs)
-        log("done in %.0f s" % (time.time() - t))
-
-    with open(os.path.join(args.out, "qtest.json"), "w") as f:
-        json.dump(list(records.values()), f, indent=1)
+    for name, fn in PARTS:
+        if name in opt.parts:
+            t = time.time()
+            fn(opt, builds)
+            log("done in %.0f s" % (time.time() - t))
+    with open(os.path.join(opt.out, "qtest.json"), "w") as f:
+        json.dump(list(opt.records.values()), f, indent=1)
     print("== qtest part done in %.0f s" % (time.time() - t0), flush=True)
 
 

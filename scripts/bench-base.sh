@@ -1,16 +1,10 @@
 #!/bin/bash
-# Build the benchmark's baseline (make bench-base): QEMU 10.2.2 from
-# $BASE_TAG plus only the patches of patches/ that bench-config.sh's
-# BENCH_BASE_PATCHES names (up to the pcie-pasid-testdev device and its
-# changes).  Nothing under
-# hw/arm is touched, so its SMMUv3 is 10.2.2's, but the qtest workloads of
-# the benchmark (which need the test device) run on it unchanged.
-#
-# Worktree $BENCH_BASE_SRC (detached, the patches applied with
-# git am), build directory $BENCH_BASE_OBJ, aarch64 only; configured with
-# build-lib.sh's qemu_configure/configure_args_for, i.e. the flags of
-# build/obj, and ccache.  Rebuilt only when the base or those patches
-# changed.
+# 'make bench-base': the benchmark's baseline, QEMU 10.2.2 ($BASE_TAG) plus
+# only the patches bench-config.sh's BENCH_BASE_PATCHES names, so that the
+# qtest workloads (which need the test device) run on 10.2.2's SMMUv3.
+# Worktree $BENCH_BASE_SRC (the patches applied with git am), build
+# directory $BENCH_BASE_OBJ, aarch64 only, configured as build/obj (with
+# build-lib.sh); rebuilt only when the base or those patches changed.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/build-lib.sh"
@@ -62,7 +56,4 @@ fi
 mapfile -t args < <(configure_args_for aarch64-softmmu)
 qemu_configure "$BENCH_BASE_SRC" "$BENCH_BASE_OBJ" "$stamp ${args[*]}" "${args[@]}"
 
-note "ninja (bench baseline) qemu-system-aarch64"
-start=$(date +%s)
-ninja -C "$BENCH_BASE_OBJ" qemu-system-aarch64 || die "build failed"
-note "bench baseline built in $(( $(date +%s) - start )) s: $BENCH_BASE_OBJ"
+ninja_build "$BENCH_BASE_OBJ" "bench baseline" qemu-system-aarch64

@@ -2,13 +2,11 @@
 # Settings of the benchmark (sourced after config.sh): 'make bench',
 # scripts/bench*.sh, bench/*.py.
 
-# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the patches of the
-# series whose file names (without the NNNN- prefix) match these globs, in
-# series order: the memory core's one-step failure of refused addresses,
-# the RCU backlog reclaim, the PASID field in MemTxAttrs,
-# pci_dma_rw_pasid() and the test device with all its changes - so the
-# same qtest workloads run on it, on the same device, with SMMU code
-# identical to 10.2.2 (nothing under hw/arm).
+# The qtest baseline: QEMU 10.2.2 ($BASE_TAG) plus only the patches whose
+# file names (without NNNN-) match these globs, in series order: the memory
+# core's one-step failure of refused addresses, the RCU backlog reclaim,
+# MemTxAttrs' PASID, pci_dma_rw_pasid() and the test device with all its
+# changes - the same device, SMMU code identical to 10.2.2 (not hw/arm).
 BENCH_BASE_PATCHES=(system-physmem-* util-rcu-* memattrs-*
                     pci-Add-pci_dma_rw_pasid-* hw-misc-*)
 BENCH_BASE_SRC=${BENCH_BASE_SRC:-$BUILD_DIR/qemu-bench-base}

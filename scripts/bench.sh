@@ -1,28 +1,20 @@
 #!/bin/bash
 # 'make bench': measure the SMMUv3 translation path of the series against
-# the baseline, in one run, and write bench/results/ (results.md, .csv,
-# .png; README's benchmark section is updated from it).
-#
-#   1. qtest (bench/smmubench.py): no guest CPU; pcie-pasid-testdev's
-#      doorbell runs REPEAT transfers inside QEMU.  Patched (build/obj) and
-#      the baseline (build/obj-bench-base: 10.2.2 + BENCH_BASE_PATCHES,
-#      SMMU code identical to 10.2.2): wall time, callgrind instruction
-#      counts, cache hit rates, RSS.
-#   2. guest (bench/guestbench.py + tests/guest/bench.sh): Debian's arm64
-#      kernel, cold O_DIRECT reads of a 256 MiB virtio-blk disk and
-#      boot-to-shell time; patched and unpatched 10.2.2 (build/obj-base).
-#   3. bench/report.py: tables, verdicts on the targets, plot.
+# the baseline and write bench/results/ (results.md, .csv, .png and the raw
+# qtest.json, guest.json).  README.md (Benchmark) describes the parts:
+# bench/smmubench.py (qtest: build/obj vs build/obj-bench-base),
+# bench/guestbench.py + tests/guest/bench.sh (guest: build/obj vs plain
+# 10.2.2 in build/obj-base), bench/report.py (tables, targets, plot).
 #
 # BENCH_QUICK=1: a small subset, written to build/bench-quick/ (make check
-# runs it to prove the benchmark works; it judges nothing).
-# The full run first waits (up to BENCH_WAIT_MAX seconds, 90: with the
-# ~480 s of measuring, make bench stays within 10 minutes) for the
-# 1-minute load average to drop below BENCH_MAX_LOAD (0.7): the machine
-# may be shared, and the report records the load either way.
-# BENCH_PARTS=qtest,guest selects parts.
+# runs it to prove the benchmark works; it judges nothing).  The full run
+# first waits up to BENCH_WAIT_MAX seconds (90) for the 1-minute load
+# average to drop below BENCH_MAX_LOAD (0.7).  BENCH_PARTS=qtest,guest
+# selects parts.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/bench-config.sh"
+export WORK_TREE        # bench/*.py read the test device's header there
 
 quick=${BENCH_QUICK:-0}
 parts=${BENCH_PARTS:-qtest,guest}
@@ -39,32 +31,26 @@ done
 command -v valgrind >/dev/null || die "valgrind missing: run 'make deps'"
 "$BENCH_PYTHON" -c 'import matplotlib' 2>/dev/null ||
     die "python3-matplotlib missing: run 'make deps'"
-
 mkdir -p "$BENCH_OUT"
 rm -rf "$BENCH_WORK"
 mkdir -p "$BENCH_WORK"
 
 # The full run is what gets recorded: give it a quiet machine.
 load1() { cut -d' ' -f1 /proc/loadavg; }
-if [ "$quick" != 1 ] && [ "${BENCH_WAIT_MAX:-90}" -gt 0 ]; then
-    waited=0 max_load=${BENCH_MAX_LOAD:-0.7}
-    while awk -v l="$(load1)" -v m="$max_load" 'BEGIN { exit !(l >= m) }' &&
-            [ $waited -lt "${BENCH_WAIT_MAX:-90}" ]; do
-        [ $waited = 0 ] && note "load average $(load1) >= $max_load: waiting (up to ${BENCH_WAIT_MAX:-90} s)"
-        sleep 30
-        waited=$((waited + 30))
-    done
-fi
-load_start=$(cat /proc/loadavg)
+wait_max=${BENCH_WAIT_MAX:-90} max_load=${BENCH_MAX_LOAD:-0.7}
+[ "$quick" = 1 ] && wait_max=0
+while [ $(( $(date +%s) - start )) -lt "$wait_max" ] &&
+        awk -v l="$(load1)" -v m="$max_load" 'BEGIN { exit !(l >= m) }'; do
+    note "load average $(load1) >= $max_load: waiting (up to $wait_max s)"
+    sleep 30
+done
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 run_start=$(date +%s) run_date=$(date -u '+%Y-%m-%d %H:%M UTC')
-waited=$((run_start - start))
 
-# The disks of the guest part: random bytes (nothing compresses or is
-# sparse), made once.  A 1 MiB /dev/vda for the init's own checks.
+# The guest part's disks, random bytes (nothing compresses or is sparse),
+# made once: the benchmark disk and a 1 MiB /dev/vda for the init's checks.
 disk=$BENCH_DISK mib=$BENCH_DISK_MIB
-if [ "$quick" = 1 ]; then
-    disk=$BUILD_DIR/bench-disk-quick.img mib=16
-fi
+[ "$quick" = 1 ] && disk=$BUILD_DIR/bench-disk-quick.img mib=16
 small=$BUILD_DIR/bench-small.img
 for d in "$disk:$mib" "$small:1"; do
     f=${d%:*} m=${d##*:}
@@ -73,55 +59,39 @@ for d in "$disk:$mib" "$small:1"; do
     fi
 done
 
-# sizeof(MemTxAttrs) in the patched binary (patch 0001 must keep it <= 8;
-# its QEMU_BUILD_BUG_ON checks that at compile time too).
-memtx=$(gdb -batch -nx -ex 'print sizeof(MemTxAttrs)' "$PATCHED" 2>/dev/null |
-        sed -n 's/^\$1 = //p' || true)
-
-describe() { git -C "$1" describe --always --tags 2>/dev/null || echo unknown; }
-head_desc=$(describe "$WORK_TREE")
-dirty=$(git -C "$WORK_TREE" status --porcelain --untracked-files=no | head -n 1)
-
-qargs=(--patched "$PATCHED" --base "$BASE" --out "$BENCH_OUT"
-       --work "$BENCH_WORK")
-[ "$quick" = 1 ] && qargs+=(--quick)
+for p in qtest guest; do
+    [[ ,$parts, == *,$p,* ]] || rm -f "$BENCH_OUT/$p.json"
+done
+quick_arg=()
+[ "$quick" = 1 ] && quick_arg=(--quick)
 if [[ ,$parts, == *,qtest,* ]]; then
-    "$BENCH_PYTHON" "$TOP/bench/smmubench.py" "${qargs[@]}" ${BENCH_EXTRA:+--extra "$BENCH_EXTRA"}
-else
-    rm -f "$BENCH_OUT/qtest.json"
+    "$BENCH_PYTHON" "$TOP/bench/smmubench.py" "${quick_arg[@]}" \
+        --patched "$PATCHED" --base "$BASE" --out "$BENCH_OUT" --work "$BENCH_WORK"
 fi
 if [[ ,$parts, == *,guest,* ]]; then
-    gargs=(--patched "$PATCHED" --unpatched "$UNPATCHED"
-           --kernel "$GUEST_KERNEL_IMAGE" --initrd "$GUEST_INITRD"
-           --disk "$disk" --small "$small" --out "$BENCH_OUT"
-           --work "$BENCH_WORK" --runs "${BENCH_GUEST_RUNS:-3}")
+    guest_args=(--runs "${BENCH_GUEST_RUNS:-3}")
     # quick: one boot, SMMU with ssidsize=20 only
-    [ "$quick" = 1 ] && gargs+=(--runs 1 --configs 2)
-    "$BENCH_PYTHON" "$TOP/bench/guestbench.py" "${gargs[@]}"
-else
-    rm -f "$BENCH_OUT/guest.json"
+    [ "$quick" = 1 ] && guest_args=(--runs 1 --configs smmu-ssid20)
+    "$BENCH_PYTHON" "$TOP/bench/guestbench.py" "${guest_args[@]}" \
+        --patched "$PATCHED" --unpatched "$UNPATCHED" \
+        --kernel "$GUEST_KERNEL_IMAGE" --initrd "$GUEST_INITRD" \
+        --disk "$disk" --small "$small" --out "$BENCH_OUT" --work "$BENCH_WORK"
 fi
-load_end=$(cat /proc/loadavg)
-took=$(( $(date +%s) - run_start ))
 
-# The facts of this run, for the header of results.md.
-"$BENCH_PYTHON" - "$BENCH_OUT/meta.json" <<EOF
-import json, sys
-lines = [
-    "Run: started $run_date, $took s (after $waited s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.",
-    "Load average (1, 5, 15 min) at the start: $(echo "$load_start" | cut -d' ' -f1-3); at the end: $(echo "$load_end" | cut -d' ' -f1-3).",
-    "patched: build/obj, work tree $head_desc$([ -n "$dirty" ] && echo ' (with uncommitted changes)').",
-    "baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.",
-    "unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.",
-    "sizeof(MemTxAttrs) with patch 0001: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).",
-    "Guest kernel: $GUEST_KERNEL_NAME.",
-]
-json.dump({"lines": lines}, open(sys.argv[1], "w"), indent=1)
-EOF
-
-rargs=(--out "$BENCH_OUT" --meta "$BENCH_OUT/meta.json")
-[ "$quick" = 1 ] || rargs+=(--readme "$TOP/README.md")
+# The facts of this run, for the header of results.md.  sizeof(MemTxAttrs)
+# in the patched binary: patch 0001 must keep it <= 8 (its
+# QEMU_BUILD_BUG_ON checks that at compile time too).
+memtx=$(gdb -batch -nx -ex 'print sizeof(MemTxAttrs)' "$PATCHED" 2>/dev/null |
+        sed -n 's/^\$1 = //p' || true)
+dirty=$(git -C "$WORK_TREE" status --porcelain --untracked-files=no | head -n 1)
 note "report"
-"$BENCH_PYTHON" "$TOP/bench/report.py" "${rargs[@]}"
-rm -f "$BENCH_OUT/meta.json"
+"$BENCH_PYTHON" "$TOP/bench/report.py" --out "$BENCH_OUT" --meta /dev/stdin <<EOF
+Run: started $run_date, $(( $(date +%s) - run_start )) s (after $((run_start - start)) s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.
+Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+patched: build/obj, work tree $(git -C "$WORK_TREE" describe --always --tags 2>/dev/null || echo unknown)$([ -n "$dirty" ] && echo ' (with uncommitted changes)').
+baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
+unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.
+sizeof(MemTxAttrs) with patch 0001: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
+Guest kernel: $GUEST_KERNEL_NAME.
+EOF
 note "benchmark done in $(( $(date +%s) - start )) s: $BENCH_OUT/results.md"

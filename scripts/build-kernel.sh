@@ -1,18 +1,15 @@
 #!/bin/bash
-# The guest for the iommufd/VFIO PASID test (scripts/guest-vfio.sh):
-#  - Linux from Debian's linux source package (KERNEL_SRC_VERSION in
-#    config.sh), configured as "allnoconfig" plus
-#    tests/guest/kernel/iommufd.config and cross-compiled for arm64;
-#  - tests/guest/vfio-pasid.c, static, against that kernel's uAPI headers;
-#  - an initramfs: the stock boot test's (make guest) plus that program.
-# Writes $KERNEL_DIR/guest.env for guest-vfio.sh.  The kernel is rebuilt
-# only when the version, the config fragment or the compiler changes; the
-# source is only fetched then.
+# The guest of guest-vfio.sh, in $KERNEL_DIR/guest.env: Linux from Debian's
+# source (config.sh), "allnoconfig" plus tests/guest/kernel/iommufd.config,
+# cross-compiled for arm64 - rebuilt (and its source fetched) only when
+# the version, the fragment or the compiler change; tests/guest/vfio-pasid.c
+# against its uAPI headers and the work tree's test device header (with
+# tests/guest/shim/'s REG32()/FIELD()); the stock initramfs plus that.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/guest-lib.sh"
 
-[ -f "$GUEST_DIR/guest.env" ] || die "no stock guest prepared: run 'make guest'"
-. "$GUEST_DIR/guest.env"
+guest_env "$GUEST_DIR/guest.env" guest
 command -v "${KERNEL_CROSS}gcc" >/dev/null ||
     die "${KERNEL_CROSS}gcc missing: run 'make deps' (gcc-aarch64-linux-gnu)"
 
@@ -36,23 +33,13 @@ kmake() {
 
 # Debian's tarball, fetched once and checked
 fetch_source() {
-    local tarball=$CACHE_DIR/kernel/$KERNEL_ORIG
-    sha_ok() { echo "$KERNEL_ORIG_SHA256  $tarball" | sha256sum -c --status; }
-    if [ ! -f "$tarball" ] || ! sha_ok; then
-        mkdir -p "$CACHE_DIR/kernel"
-        rm -f "$tarball"
-        note "kernel: apt-get source --download-only --tar-only linux=$KERNEL_SRC_VERSION"
-        (cd "$CACHE_DIR/kernel" &&
-            apt-get source --download-only --tar-only "linux=$KERNEL_SRC_VERSION" \
-                >"$CACHE_DIR/kernel/apt-get-source.log" 2>&1) ||
-            die "Debian's linux source $KERNEL_SRC_VERSION could not be fetched" \
-                "(log: $CACHE_DIR/kernel/apt-get-source.log)." \
-                "'apt-cache showsrc linux | grep ^Version' lists what the mirror" \
-                "has; pin a served version >= 6.15 in scripts/config.sh" \
-                "(KERNEL_SRC_VERSION, KERNEL_ORIG, KERNEL_ORIG_SHA256)."
-        [ -f "$tarball" ] || die "apt-get source gave no $KERNEL_ORIG"
-        sha_ok || die "$tarball: SHA256 is not $KERNEL_ORIG_SHA256"
-    fi
+    local tarball=$CACHE_DIR/kernel/$KERNEL_ORIG log=$CACHE_DIR/kernel/apt-get-source.log
+    cached "$tarball" "$KERNEL_ORIG_SHA256" "$log" \
+        apt-get source --download-only --tar-only "linux=$KERNEL_SRC_VERSION" ||
+        die "no $KERNEL_ORIG with the pinned SHA256 from Debian's linux source" \
+            "$KERNEL_SRC_VERSION (log: $log). 'apt-cache showsrc linux | grep ^Version'" \
+            "lists what the mirror has; pin a served version >= 6.15 in" \
+            "scripts/config.sh (KERNEL_SRC_VERSION, KERNEL_ORIG, KERNEL_ORIG_SHA256)."
     if [ ! -f "$src/.unpacked" ]; then
         note "kernel: unpacking $KERNEL_ORIG"
         rm -rf "$src"; mkdir -p "$KERNEL_DIR"
@@ -66,7 +53,7 @@ build_kernel() {
     local start=$SECONDS missing
     note "kernel: building linux $upstream for arm64 with $jobs jobs" \
          "(log: $KERNEL_DIR/build.log)"
-    rm -rf "$obj"; mkdir -p "$obj"
+    fresh_dir "$obj"
     kmake KCONFIG_ALLCONFIG="$KERNEL_FRAGMENT" allnoconfig \
         >"$KERNEL_DIR/build.log" 2>&1 || {
         tail -n 30 "$KERNEL_DIR/build.log"; die "kernel configuration failed"; }
@@ -91,23 +78,14 @@ fi
 
 # --- the test program and the initramfs (always: about a second) --------
 bin=$KERNEL_DIR/initramfs-extra
-rm -rf "$bin"; mkdir -p "$bin/bin"
+fresh_dir "$bin/bin"
 "${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
+    -iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include" \
     -I"$obj/usr/include" -o "$bin/bin/vfio-pasid" "$TOP/tests/guest/vfio-pasid.c"
 # The kernel unpacks concatenated cpio archives in order: the stock
 # initramfs (busybox, init, tests/guest/*.sh), then our program.
 initrd=$KERNEL_DIR/initramfs.cpio.gz
-{
-    cat "$GUEST_INITRD"
-    (cd "$bin" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-        gzip -n -1
-} > "$initrd.tmp"
-mv "$initrd.tmp" "$initrd"
-
-cat > "$KERNEL_DIR/guest.env" <<EOT
-GUEST_KERNEL_NAME='linux $upstream (Debian source $KERNEL_SRC_VERSION, iommufd.config)'
-GUEST_KERNEL_IMAGE='$image'
-GUEST_BUSYBOX_NAME='$GUEST_BUSYBOX_NAME'
-GUEST_INITRD='$initrd'
-EOT
+{ cat "$GUEST_INITRD"; cpio_gz "$bin"; } > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
+write_guest_env "$KERNEL_DIR/guest.env" \
+    "linux $upstream (Debian source $KERNEL_SRC_VERSION, iommufd.config)" "$image" "$initrd"
 note "kernel: $image, initramfs $initrd"

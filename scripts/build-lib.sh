@@ -2,13 +2,41 @@
 # Shared by the build scripts (sourced after config.sh): one place for
 # configuring a QEMU build directory and pointing it at the firmware.
 
+# fetch_firmware: the +ds source has no firmware blobs.  Machines that
+# need one (x86 q35: SeaBIOS; some Arm boards: vbootrom) take it from
+# Debian's firmware packages (FIRMWARE_PKGS, NAME or NAME/SUITE), unpacked
+# into $FIRMWARE_DIR - never installed on the host - and found through
+# configure's --firmwarepath, as Debian's qemu build does.
+fetch_firmware() (
+    local spec name suite deb
+    [ "$(cat "$FIRMWARE_DIR/.unpacked" 2>/dev/null)" != "${FIRMWARE_PKGS[*]}" ] || exit 0
+    mkdir -p "$CACHE_DIR/firmware"
+    cd "$CACHE_DIR/firmware" || exit
+    fresh_dir "$FIRMWARE_DIR"
+    for spec in "${FIRMWARE_PKGS[@]}"; do
+        name=${spec%/*} suite=
+        [ "$spec" = "$name" ] || suite=${spec#*/}
+        deb=$(ls "$name"_*.deb 2>/dev/null | head -n 1)
+        if [ -z "$deb" ]; then
+            note "downloading firmware package $spec"
+            apt-get download ${suite:+-t "$suite"} "$name" >/dev/null 2>&1 ||
+                die "could not download Debian package $spec (run 'make deps', which runs apt-get update)"
+            deb=$(ls "$name"_*.deb | head -n 1)
+        fi
+        dpkg-deb -x "$deb" "$FIRMWARE_DIR"
+        echo "$deb" >> "$FIRMWARE_DIR/PACKAGES"
+    done
+    echo "${FIRMWARE_PKGS[*]}" > "$FIRMWARE_DIR/.unpacked"
+    note "firmware: $(tr '\n' ' ' < "$FIRMWARE_DIR/PACKAGES")"
+)
+
 # prepare_build: the firmware and ccache, for any build of the work tree.
 # QEMU's configure names the compiler 'cc' in meson's cross file, so meson
 # does not add ccache by itself: Debian's masquerade directory does it.
 # Relative paths in ccache's hash: clones in other folders share the cache.
 prepare_build() {
     [ -d "$WORK_TREE/.git" ] || die "no work tree: run 'make src'"
-    bash "$TOP/scripts/fetch-firmware.sh"
+    fetch_firmware
     command -v ccache >/dev/null || die "ccache missing: run 'make deps'"
     export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
     export PATH=/usr/lib/ccache:$PATH
@@ -64,4 +92,20 @@ fresh_worktree() {
     rm -rf "$1"
     git -C "$WORK_TREE" worktree prune
     git -C "$WORK_TREE" worktree add -q --detach "$1" "$2"
+}
+
+# ninja_build OBJ WHAT TARGETS...: build TARGETS in OBJ, saying how long.
+ninja_build() {
+    local obj=$1 what=$2 start=$SECONDS
+    shift 2
+    note "ninja ($what) $*"
+    ninja -C "$obj" "$@" || die "$what build failed"
+    note "$what build done in $((SECONDS - start)) s: $obj"
+}
+
+# smmu_qtests OBJ: the SMMU qtests (smmuv3-test, with the fuzz seeds) the
+# build in OBJ defines, as ninja names them.
+smmu_qtests() {
+    ninja -C "$1" -t targets all |
+        sed -n 's|^\(tests/qtest/smmu[^/:.]*-test\): .*|\1|p' | sort -u
 }

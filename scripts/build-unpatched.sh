@@ -1,19 +1,11 @@
 #!/bin/bash
-# Build UNPATCHED QEMU (Debian's 10.2.2 source, $BASE_TAG) for comparisons
-# with the series: migration compatibility, benchmarks.  Uses its own git
-# worktree ($BUILD_DIR/qemu-base, detached at $BASE_TAG) and build
-# directory ($BUILD_DIR/obj-base), so the work tree, build/obj and the
-# worktree of check-series.sh (build/series) are left alone.
-#
-#   build-unpatched.sh [extra ninja targets...]
-#
-# Always builds the emulators (qemu-system-aarch64), plus the targets given
-# (ninja target names, e.g. tests/qtest/qos-test; no tools such as qemu-img:
-# the configuration has --without-default-features).
-#
-# Same configure arguments as build.sh, but aarch64 only (override with
-# BASE_TARGETS=aarch64-softmmu,x86_64-softmmu...); ccache like build.sh.
-# Other paths: BASE_SRC, BASE_OBJ.
+# Build unpatched QEMU 10.2.2 ($BASE_TAG) for the comparisons with the
+# series (migration, benchmarks): in its own git worktree (BASE_SRC,
+# default $BUILD_DIR/qemu-base) and build directory (BASE_OBJ, default
+# $BUILD_DIR/obj-base), with build.sh's configure arguments and ccache,
+# for BASE_TARGETS (default aarch64-softmmu).
+#   build-unpatched.sh [more ninja targets...]   (no tools such as qemu-img:
+#                                   the configuration has no default features)
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/build-lib.sh"
@@ -37,18 +29,11 @@ if [ "$head" != "$base" ] ||
     rm -f "$BASE_OBJ/.pasid-configure-args"
 fi
 
-# The configure arguments of config.sh with our target list.
 mapfile -t args < <(configure_args_for "$BASE_TARGETS")
-# A re-made worktree ($base) configures afresh too.
+# (a re-made worktree, $base, configures afresh too)
 qemu_configure "$BASE_SRC" "$BASE_OBJ" "$base ${args[*]}" "${args[@]}"
 
-targets=()
 for t in ${BASE_TARGETS//,/ }; do
-    targets+=("qemu-system-${t%-softmmu}")
+    set -- "qemu-system-${t%-softmmu}" "$@"
 done
-set -- "${targets[@]}" "$@"
-
-note "ninja (unpatched) $*"
-start=$(date +%s)
-ninja -C "$BASE_OBJ" "$@" || die "build failed"
-note "unpatched build done in $(( $(date +%s) - start )) s: $BASE_OBJ"
+ninja_build "$BASE_OBJ" unpatched "$@"

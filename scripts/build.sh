@@ -6,14 +6,9 @@ set -euo pipefail
 . "$(dirname "$0")/build-lib.sh"
 
 prepare_build
-
 qemu_configure "$WORK_TREE" "$OBJ_DIR" "${QEMU_CONFIGURE_ARGS[*]}" "${QEMU_CONFIGURE_ARGS[@]}"
-
 if [ $# = 0 ]; then
     mapfile -t targets < <(default_build_targets)
     set -- "${targets[@]}"
 fi
-note "ninja $*"
-start=$(date +%s)
-ninja -C "$OBJ_DIR" "$@" || die "build failed"
-note "build done in $(( $(date +%s) - start )) s"
+ninja_build "$OBJ_DIR" patched "$@"

@@ -9,6 +9,7 @@
 #   QTEST_TIMEOUT=secs   per run of a test binary (default 900)
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/build-lib.sh"
 
 SAN_DIR=${SAN_DIR:-$BUILD_DIR/obj-san}
 LOG_DIR=${SAN_LOG_DIR:-$BUILD_DIR/test-logs/sanitize}
@@ -39,14 +40,10 @@ SAN_PATTERNS=(
 )
 
 # The SMMU qtests the build defines, as build-sanitize.sh finds them.
-mapfile -t tests < <(ninja -C "$SAN_DIR" -t targets all |
-    sed -n 's|^\(tests/qtest/smmu[^/:.]*-test\): .*|\1|p' | sort -u)
+mapfile -t tests < <(smmu_qtests "$SAN_DIR")
 [ ${#tests[@]} -gt 0 ] || die "no SMMU qtest in $SAN_DIR"
 
-rm -rf "$LOG_DIR"
-mkdir -p "$LOG_DIR"
-passed=0 failed=0
-failures=()
+fresh_dir "$LOG_DIR"
 
 # Test paths that measure QEMU's RSS (regex).  ASan's quarantine keeps up
 # to 256 MiB of freed memory from reuse, to catch use-after-free: there
@@ -58,41 +55,28 @@ RSS_PATHS=${SAN_RSS_PATHS:-/rss}
 # run_qtest NAME ASAN_EXTRA EXE [ARGS...]: one run of a qtest binary in TAP
 # mode, ASAN_EXTRA appended to ASAN_OPTIONS, its output in $LOG_DIR/NAME.log.
 run_qtest() {
-    local name=$1 extra=$2 exe=$3 log rc start took why=
+    local name=$1 extra=$2 exe=$3 log rc start=$SECONDS took why
     shift 3
     log=$LOG_DIR/$name.log
-    start=$(date +%s)
     if [ -x "$exe" ]; then
         ASAN_OPTIONS="$ASAN_OPTIONS${extra:+:$extra}" \
-            timeout --kill-after=10 "$QTEST_TIMEOUT" "$exe" --tap -k -m slow "$@" >"$log" 2>&1 </dev/null
+            bounded "$QTEST_TIMEOUT" "$exe" --tap -k -m slow "$@" >"$log" 2>&1 </dev/null
         rc=$?
     else
         echo "$exe not built: run scripts/build-sanitize.sh" >"$log"
         rc=1
     fi
-    took=$(( $(date +%s) - start ))
-    local ok notok
-    ok=$(grep '^ok ' "$log" | grep -vc '# SKIP')
-    notok=$(grep -c '^not ok ' "$log")
+    took=$((SECONDS - start))
     if grep -q -F "${SAN_PATTERNS[@]}" "$log"; then
         why="sanitizer report"
-    elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        why="timeout after ${QTEST_TIMEOUT}s"
-    elif [ "$rc" != 0 ]; then
-        why="exit $rc"
-    elif [ "$notok" != 0 ]; then
-        why="$notok case(s) not ok"
-    elif [ "$ok" = 0 ]; then
-        why="no test ran"
+    else
+        why=$(tap_problem "$log" "$rc" "$QTEST_TIMEOUT")
     fi
     if [ -z "$why" ]; then
-        passed=$((passed + 1))
-        printf 'PASS  %-36s %4ss  (%s cases ok%s)\n' "$name" "$took" "$ok" "${extra:+, $extra}"
+        result PASS "$name" "${took}s ($(tap_ok "$log") cases ok${extra:+, $extra})"
         return
     fi
-    failed=$((failed + 1)); failures+=("$name")
-    printf 'FAIL  %-36s %4ss  (%s; %s ok, %s not ok; log %s)\n' \
-        "$name" "$took" "$why" "$ok" "$notok" "$log"
+    result FAIL "$name" "${took}s ($why; $(tap_ok "$log") ok, $(tap_not_ok "$log") not ok; log $log)"
     if [ "$why" = "sanitizer report" ]; then
         # The first report, from just before its first line on.
         local first
@@ -127,6 +111,4 @@ done
 
 echo
 note "done in $(( $(date +%s) - all_start )) s, logs in $LOG_DIR"
-[ ${#failures[@]} = 0 ] || echo "failed: ${failures[*]}"
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+summary

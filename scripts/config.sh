@@ -1,7 +1,9 @@
 # Shared settings for the scripts in this directory (sourced, not run).
-# One place for the pinned base, the paths and the build configuration.
+# One place for the pinned base, the paths and the build configuration;
+# it brings in lib.sh, the functions they share.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$TOP/scripts/lib.sh"
 
 # The base: Debian's source package, pinned.  The .dsc hash pins the exact
 # upload (it lists the hashes of the tarballs, which dpkg-source checks).
@@ -45,14 +47,12 @@ GUEST_KCONFIG_Y=(ARM_SMMU_V3 PCI_PASID PCI_HOST_GENERIC VIRTIO_PCI
 GUEST_MODULES=(virtio_blk pci-stub)
 GUEST_DIR=${GUEST_DIR:-$BUILD_DIR/guest}
 
-# The iommufd/VFIO PASID test's guest kernel (scripts/build-kernel.sh),
-# built from Debian's linux source package with the aarch64 cross
-# compiler.  Debian's arm64 kernel has no IOMMUFD.  The mirror serves only
-# the upstream tarball of 7.1.8-2, which is all the build needs (Debian's
-# patches are not applied).  PASID attach through VFIO/iommufd needs
-# Linux >= 6.15; 6.12.107-1, the only complete source package served, is
-# older.  apt verifies the tarball against the signed Sources index; the
-# SHA256 here pins it against a re-upload.
+# The iommufd/VFIO PASID test's guest kernel (build-kernel.sh): Debian's
+# arm64 kernel has no IOMMUFD, so Linux >= 6.15 (PASID attach through
+# VFIO/iommufd) is built from the upstream tarball of Debian's 7.1.8-2
+# source package (the only part the mirror serves; Debian's patches are not
+# applied).  apt checks it against the signed Sources index, the SHA256
+# here against a re-upload.
 KERNEL_SRC_VERSION=7.1.8-2
 KERNEL_ORIG=linux_7.1.8.orig.tar.xz
 KERNEL_ORIG_SHA256=47f9ce629bc14dd96c16a6a6a8cae4f7f3c3ff6138e2f64befc7bdad426e9728
@@ -60,7 +60,12 @@ KERNEL_FRAGMENT=$TOP/tests/guest/kernel/iommufd.config
 KERNEL_CROSS=aarch64-linux-gnu-
 KERNEL_DIR=${KERNEL_DIR:-$BUILD_DIR/kernel}
 
-# Firmware for the machines the qtests start (see fetch-firmware.sh):
+# Debian's Python (the configure step, the migration test with QEMU's
+# python/qemu package from the work tree, the benchmark).
+PYTHON=/usr/bin/python3
+QEMU_PYTHONPATH=$WORK_TREE/python
+
+# Firmware for the machines the qtests start (build-lib.sh fetch_firmware):
 # SeaBIOS/VGA BIOS and iPXE ROMs for x86, vbootrom for the npcm boards.
 FIRMWARE_PKGS=(seabios ipxe-qemu qemu-system-data/bookworm-backports)
 
@@ -68,13 +73,8 @@ FIRMWARE_PKGS=(seabios ipxe-qemu qemu-system-data/bookworm-backports)
 # headers the series changes (memattrs.h, pci.h).
 QEMU_TARGETS=${QEMU_TARGETS:-aarch64-softmmu,x86_64-softmmu,riscv64-softmmu}
 QEMU_CONFIGURE_ARGS=(
-    --target-list="$QEMU_TARGETS"
-    --without-default-features
-    --enable-slirp
-    --enable-fdt=system
-    --disable-install-blobs
-    --disable-docs
-    --python=/usr/bin/python3
+    --target-list="$QEMU_TARGETS" --without-default-features --enable-slirp
+    --enable-fdt=system --disable-install-blobs --disable-docs --python="$PYTHON"
     --firmwarepath="$FIRMWARE_DIR/usr/share/qemu:$FIRMWARE_DIR/usr/share/seabios:$FIRMWARE_DIR/usr/lib/ipxe/qemu"
 )
 
@@ -84,32 +84,21 @@ export GIT_BASE_IDENT_NAME="Debian qemu source"
 export GIT_BASE_IDENT_EMAIL="qemu@packages.debian.org"
 BASE_DATE="2026-01-01T00:00:00Z"
 
-die() { echo "ERROR: $*" >&2; exit 1; }
-note() { echo "== $*"; }
+# The qtests of 'make check' and 'make check-quick', as
+# target:binary[:filter] (see run-checks.sh; qos-test holds the tests of
+# many devices, riscv-iommu's among them).  The AST2700 boards need
+# ast27x0_bootrom.bin, which neither the +ds source nor any Debian package
+# of bookworm ships: those machines are left out.
+QTESTS=(aarch64:qom-test:'!/ast2700' aarch64:device-introspect-test
+        aarch64:smmuv3-test aarch64:pasid-dma-test
+        x86_64:intel-iommu-test x86_64:pasid-dma-test
+        riscv64:qos-test:riscv-iommu riscv64:riscv-iommu-pasid-test)
+# Ours: 'make check' runs their slow cases too (check-quick does not)
+SLOW_QTESTS=(smmuv3-test pasid-dma-test riscv-iommu-pasid-test)
 
-# The qtests run by 'make check', as target:binary[:filter] - with a
-# filter, only the test paths containing it run (qos-test holds the tests
-# of many devices; riscv-iommu-test is one of them).
-# The AST2700 boards need ast27x0_bootrom.bin, which neither the +ds source
-# nor any Debian package of bookworm ships: those machines are left out.
-QTESTS=(
-    aarch64:qom-test:'!/ast2700'
-    aarch64:device-introspect-test
-    aarch64:smmuv3-test
-    aarch64:pasid-dma-test
-    x86_64:intel-iommu-test
-    x86_64:pasid-dma-test
-    riscv64:qos-test:riscv-iommu
-    riscv64:riscv-iommu-pasid-test
-)
-
+# The emulators and the qtests 'make check' runs, as ninja targets
 default_build_targets() {
     local t q
-    for t in ${QEMU_TARGETS//,/ }; do
-        echo "qemu-system-${t%-softmmu}"
-    done
-    for q in "${QTESTS[@]}"; do
-        q=${q#*:}
-        echo "tests/qtest/${q%%:*}"
-    done | sort -u
+    for t in ${QEMU_TARGETS//,/ }; do echo "qemu-system-${t%-softmmu}"; done
+    for q in "${QTESTS[@]}"; do q=${q#*:}; echo "tests/qtest/${q%%:*}"; done | sort -u
 }

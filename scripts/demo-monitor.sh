@@ -15,7 +15,7 @@ trap 'rm -f "$out"' EXIT
 # One 32-bit read per register: the SMMU's MMIO only takes 4/8-byte accesses.
 printf '%s\n' "info qtree" "info mtree -f" "xp /1wx $SMMU_BASE" \
     "xp /1wx $((SMMU_BASE + 4))" "quit" |
-    timeout --kill-after=5 60 "$QEMU" -M virt,iommu=smmuv3 -cpu max -m 256M \
+    bounded 60 "$QEMU" -M virt,iommu=smmuv3 -cpu max -m 256M \
         -display none -nic none -S -monitor stdio $EXTRA 2>&1 | tr -d '\r' >"$out" ||
     { cat "$out"; die "QEMU did not run to the end of the demo"; }
 

@@ -1,12 +1,7 @@
 #!/bin/bash
-# 'make demo': the end-to-end PASID test is the headline.  Linux built from
-# Debian's source (scripts/build-kernel.sh) hands the PASID test device to
-# user space through VFIO and iommufd; tests/guest/vfio-pasid gives two
-# PASIDs and the untagged requests three page tables that map the same
-# IOVA, and shows where each DMA landed (scripts/guest-vfio.sh).
-# When that kernel cannot be built, Debian's stock arm64 kernel boots
-# instead, with the SMMUv3's SubstreamIDs on, the test device and a
-# virtio-blk disk behind the SMMU (scripts/guest-boot.sh).
+# 'make demo': the end-to-end PASID test (guest-vfio.sh --demo, with the
+# kernel of build-kernel.sh); when that kernel cannot be built, Debian's
+# stock arm64 kernel boots instead (guest-boot.sh --demo).
 #   DEMO_STOCK=1      the stock kernel boot even so (also when GUEST_KERNEL
 #                     names your own kernel for it)
 #   DEMO_SSIDSIZE=N   its SSIDSIZE (0 = SubstreamIDs off, as 10.2.2)

@@ -9,6 +9,7 @@
 # /path/to/.config] [GUEST_MODULES_DIR=dir with the .ko files to load].
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/guest-lib.sh"
 
 DEB_CACHE=$CACHE_DIR/guest
 mkdir -p "$DEB_CACHE" "$GUEST_DIR"
@@ -17,95 +18,65 @@ mkdir -p "$DEB_CACHE" "$GUEST_DIR"
 fetch_deb() {
     local pool=${1%%=*} sha=${1#*=}
     local f=$DEB_CACHE/${pool##*/}
-    if [ -f "$f" ] && echo "$sha  $f" | sha256sum -c --status; then
-        echo "$f"; return 0
-    fi
-    rm -f "$f" "$f.part"
-    note "downloading $DEBIAN_MIRROR/$pool" >&2
-    # apt's own downloader checks the hash before the file is kept.
-    /usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file \
-        "$DEBIAN_MIRROR/$pool" "$f.part" "SHA256:$sha" >&2 || {
-        rm -f "$f.part"; return 1; }
-    mv "$f.part" "$f"
-    echo "$f"
+    cached "$f" "$sha" "$f.log" /usr/lib/apt/apt-helper -o APT::Sandbox::User=root \
+        download-file "$DEBIAN_MIRROR/$pool" "$f" "SHA256:$sha" && echo "$f"
 }
 
-# fetch_set SET: download every .deb of a "name|pool=sha,..." set; print
-# their paths, one per line, or fail if any cannot be had.
-fetch_set() {
-    local parts d
-    IFS=, read -r -a parts <<<"${1#*|}"
-    for d in "${parts[@]}"; do
-        fetch_deb "$d" || return 1
-    done
-}
-
-# first_set VAR: the first set of array VAR whose files all download;
-# sets set_name and deb_files.
+# first_set VAR: the first set ("name|pool=sha,...") of array VAR whose
+# .debs all download; sets set_name and deb_files.
 first_set() {
     local -n sets=$1
-    local s list tried=()
+    local s d f list tried=()
     for s in "${sets[@]}"; do
-        if list=$(fetch_set "$s"); then
-            set_name=${s%%|*}
-            mapfile -t deb_files <<<"$list"
-            return 0
-        fi
-        tried+=("${s%%|*}")
-        echo "   ${s%%|*}: not available, trying the next one" >&2
+        IFS=, read -r -a list <<<"${s#*|}"
+        deb_files=()
+        for d in "${list[@]}"; do
+            f=$(fetch_deb "$d") || break
+            deb_files+=("$f")
+        done
+        set_name=${s%%|*}
+        [ ${#deb_files[@]} != ${#list[@]} ] || return 0
+        tried+=("$set_name")
+        echo "   $set_name: not available, trying the next one" >&2
     done
     die "none of these could be downloaded from $DEBIAN_MIRROR: ${tried[*]}
 (see GUEST_KERNEL_SETS/GUEST_BUSYBOX_SETS in scripts/config.sh)"
 }
 
-# unpack DIR DEB... PATTERN...: extract the members matching the patterns.
+# unpack DIR PATTERN...: DIR holds the members of deb_files matching the
+# patterns (unpacked again when the debs or the patterns change).
 unpack() {
     local dir=$1 deb
     shift
-    local pats=() debs_=()
-    for a in "$@"; do
-        case "$a" in *.deb) debs_+=("$a");; *) pats+=("$a");; esac
+    [ "$(cat "$dir/.unpacked" 2>/dev/null)" != "${deb_files[*]} $*" ] || return 0
+    fresh_dir "$dir"
+    for deb in "${deb_files[@]}"; do
+        dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" --wildcards "$@" 2>/dev/null || true
     done
-    for deb in "${debs_[@]}"; do
-        dpkg-deb --fsys-tarfile "$deb" |
-            tar -x -C "$dir" --wildcards "${pats[@]}" 2>/dev/null || true
-    done
+    echo "${deb_files[*]} $*" > "$dir/.unpacked"
 }
 
-stage=$GUEST_DIR/stage
 if [ -n "${GUEST_KERNEL:-}" ]; then
     [ -f "$GUEST_KERNEL" ] || die "GUEST_KERNEL=$GUEST_KERNEL: no such file"
     kernel=$(realpath "$GUEST_KERNEL")
     kconfig=${GUEST_KCONFIG:-}
     kname="own kernel $kernel"
-    mods=()
-    if [ -n "${GUEST_MODULES_DIR:-}" ]; then
-        for m in "${GUEST_MODULES[@]}"; do
-            f=$(find "$GUEST_MODULES_DIR" -name "$m.ko*" | head -n 1)
-            [ -n "$f" ] && mods+=("$f")
-        done
-    fi
+    moddir=${GUEST_MODULES_DIR:-}
 else
     first_set GUEST_KERNEL_SETS
     kname=$set_name
-    kdir=$GUEST_DIR/kernel/${kname%% *}
-    pats=('*/vmlinuz*' '*/config*' '*/modules.builtin')
-    for m in "${GUEST_MODULES[@]}"; do pats+=("*/$m.ko*"); done
-    # Unpacked again when the list of wanted files changes.
-    if [ "$(cat "$kdir/.unpacked" 2>/dev/null)" != "${pats[*]}" ]; then
-        rm -rf "$kdir"; mkdir -p "$kdir"
-        unpack "$kdir" "${deb_files[@]}" "${pats[@]}"
-        echo "${pats[*]}" > "$kdir/.unpacked"
-    fi
-    kernel=$(find "$kdir" -name 'vmlinuz*' -type f | head -n 1)
-    kconfig=$(find "$kdir" -name 'config*' -type f | head -n 1)
+    moddir=$GUEST_DIR/kernel/${kname%% *}
+    ko=("${GUEST_MODULES[@]/%/.ko*}")
+    unpack "$moddir" '*/vmlinuz*' '*/config*' '*/modules.builtin' "${ko[@]/#/*/}"
+    kernel=$(find "$moddir" -name 'vmlinuz*' -type f | head -n 1)
+    kconfig=$(find "$moddir" -name 'config*' -type f | head -n 1)
     [ -n "$kernel" ] || die "no vmlinuz in the packages of $kname"
-    mods=()
-    for m in "${GUEST_MODULES[@]}"; do
-        f=$(find "$kdir" -name "$m.ko*" -type f | head -n 1)
-        [ -n "$f" ] && mods+=("$f")
-    done
 fi
+mods=()
+for m in "${GUEST_MODULES[@]}"; do
+    f=$([ -z "$moddir" ] || find "$moddir" -name "$m.ko*" -type f | head -n 1)
+    [ -z "$f" ] || mods+=("$f")
+done
 
 # The kernel must have what the test relies on built in.
 if [ -n "${kconfig:-}" ]; then
@@ -116,26 +87,33 @@ if [ -n "${kconfig:-}" ]; then
 fi
 
 first_set GUEST_BUSYBOX_SETS
-bname=$set_name
-bdir=$GUEST_DIR/busybox
-if [ ! -f "$bdir/.unpacked-${bname%% (*}" ]; then
-    rm -rf "$bdir"; mkdir -p "$bdir"
-    unpack "$bdir" "${deb_files[@]}" '*/bin/busybox'
-    touch "$bdir/.unpacked-${bname%% (*}"
-fi
+bname=$set_name bdir=$GUEST_DIR/busybox
+unpack "$bdir" '*/bin/busybox'
 [ -x "$bdir/usr/bin/busybox" ] || die "no busybox in $bname"
 
+# The test device's register map for the init, from the one header that
+# defines it: A_<REG> offsets, R_<REG>_<FIELD>_SHIFT/_MASK and the
+# PASID_TESTDEV_* constants, as shell assignments.
+testdev_constants() {
+    awk '/^REG32\(/ { gsub(/[(),]/, " "); print "A_" $2 "=" $3 }
+        /^ *FIELD\(/ { gsub(/[(),]/, " ")
+            printf "R_%s_%s_SHIFT=%d R_%s_%s_MASK=0x%x\n", $2, $3, $4, $2, $3, (2 ^ $5 - 1) * 2 ^ $4 }
+        /^#define PASID_TESTDEV_[A-Z0-9_]+ +[0-9]/ { sub(/[UL]+$/, "", $3); print $2 "=" $3 }
+        /^ *PASID_TESTDEV_[A-Z0-9_]+ = [0-9]+,/ { sub(/,$/, "", $3); print $1 "=" $3 }' "$1"
+}
+
 # The initramfs: rebuilt every time (under a second), so changes to the
-# init script always reach the guest.
-rm -rf "$stage"
-mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules}
+# init script or the header always reach the guest.
+header=$WORK_TREE/include/hw/misc/pcie-pasid-testdev.h
+[ -f "$header" ] || die "no $header: run 'make src'"
+stage=$GUEST_DIR/stage
+fresh_dir "$stage"
+mkdir -p "$stage"/{bin,dev,etc,proc,sys,lib/modules,lib/pasidtest}
 cp "$bdir/usr/bin/busybox" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 install -m 755 "$TOP/tests/guest/init" "$stage/init"
-mkdir -p "$stage/lib/pasidtest"
-for f in "$TOP"/tests/guest/*.sh; do
-    [ -e "$f" ] && install -m 644 "$f" "$stage/lib/pasidtest/"
-done
+testdev_constants "$header" > "$stage/etc/pcie-pasid-testdev.sh"
+install -m 644 "$TOP"/tests/guest/*.sh "$stage/lib/pasidtest/"
 for f in "${mods[@]}"; do
     case "$f" in
     *.xz) xz -dc "$f" > "$stage/lib/modules/$(basename "$f" .xz)";;
@@ -145,14 +123,6 @@ for f in "${mods[@]}"; do
     esac
 done
 initrd=$GUEST_DIR/initramfs.cpio.gz
-(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-    gzip -n -1 > "$initrd.tmp"
-mv "$initrd.tmp" "$initrd"
-
-cat > "$GUEST_DIR/guest.env" <<EOT
-GUEST_KERNEL_NAME='$kname'
-GUEST_KERNEL_IMAGE='$kernel'
-GUEST_BUSYBOX_NAME='$bname'
-GUEST_INITRD='$initrd'
-EOT
+cpio_gz "$stage" > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
+write_guest_env "$GUEST_DIR/guest.env" "$kname" "$kernel" "$initrd"
 note "guest: kernel $kname, $bname, modules: $(for f in "${mods[@]}"; do basename "$f"; done | tr '\n' ' ')"

@@ -1,9 +1,8 @@
 #!/bin/bash
-# 'make fuzz SECONDS=N SEED=S': run the hostile-guest fuzz test of
-# smmuv3-test (seeds S, S+1, ... of 1000 random steps each) for about N
-# seconds, on the sanitizer build when it exists (SANITIZE=0: the normal
-# build).  Prints the inputs executed, or the seed that failed and how to
-# run just that seed again.
+# 'make fuzz SECONDS=N SEED=S': smmuv3-test's hostile-guest fuzzing (seeds
+# S, S+1, ... of 1000 random steps each) for about N seconds, on the
+# sanitizer build when it exists (SANITIZE=0: the normal build); prints
+# the inputs executed, or the seed that failed and how to replay it.
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
 
@@ -21,7 +20,7 @@ mkdir -p "$(dirname "$log")"
 
 note "fuzzing for ${secs}s from seed $seed on $(basename "$obj") (log $log)"
 QTEST_QEMU_BINARY=$obj/qemu-system-aarch64 SMMUV3_FUZZ_SECONDS=$secs \
-    SMMUV3_FUZZ_SEED=$seed timeout --kill-after=10 $((secs + 300)) \
+    SMMUV3_FUZZ_SEED=$seed bounded $((secs + 300)) \
     "$exe" --tap -p /aarch64/smmuv3/fuzz/timed >"$log" 2>&1
 rc=$?
 if [ $rc = 0 ] && ! grep -qE 'runtime error:|AddressSanitizer|UndefinedBehaviorSanitizer' "$log"; then

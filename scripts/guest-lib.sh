@@ -1,109 +1,116 @@
 # shellcheck shell=bash
-# Shared by the guest boot tests (guest-boot.sh, guest-vfio.sh): run one
-# bounded boot, turn the console into markers, report checks.  Source it
-# after config.sh.
+# Shared by the guest scripts (sourced after config.sh): the guest a
+# 'make' target prepared; one bounded boot of the virt machine with the
+# SMMUv3, the PASID test device and a virtio-blk disk behind it; the
+# init's markers; the trace and the event records Linux received, decoded.
 
-# guest_out DIR: an empty log directory for one boot; sets out and trace.
-guest_out() {
-    out=$1 trace=$1/trace.log
-    rm -rf "$out"
-    mkdir -p "$out"
-}
+QEMU=$OBJ_DIR/qemu-system-aarch64
+# Fixed slots, so the StreamIDs are known: SID = PCI requester ID.
+TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 TESTDEV_BDF=0000:00:02.0
+DISK_ADDR=03.0 DISK_SID=0x18
+GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 
-# guest_disk_prepare ADDR: the read-only disk both boots give a modern
-# virtio-blk at PCI address ADDR behind the SMMU: 16 MiB of random bytes,
-# made once.  Sets guest_disk_args (QEMU's options for it) and
-# guest_disk_sha (the reference for the sha256 the guest reads).
-guest_disk_prepare() {
-    local disk=$GUEST_DIR/disk.img
-    if [ ! -f "$disk" ]; then
-        head -c 16M /dev/urandom > "$disk.tmp" && mv "$disk.tmp" "$disk"
-    fi
-    guest_disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
-    # shellcheck disable=SC2034  # used by the scripts that source this
-    guest_disk_args=(
-        -drive "file=$disk,if=none,format=raw,id=disk0,readonly=on"
-        -device "virtio-blk-pci,drive=disk0,addr=$1,disable-legacy=on,iommu_platform=on"
-    )
+# guest_env ENV MAKE_TARGET: the guest MAKE_TARGET prepared, as
+# write_guest_env described it in ENV.
+guest_env() {
+    [ -f "$1" ] || die "no $1: run 'make $2'"
+    # shellcheck disable=SC1090  # written by write_guest_env
+    . "$1"
 }
+need_qemu() { [ -x "$QEMU" ] || die "$QEMU not built: run 'make build'"; }
+write_guest_env() {     # write_guest_env ENV NAME KERNEL INITRD
+    printf "GUEST_KERNEL_NAME='%s'\nGUEST_KERNEL_IMAGE='%s'\nGUEST_INITRD='%s'\n" \
+        "$2" "$3" "$4" > "$1"
+}
+# cpio_gz DIR: an initramfs of DIR (newc, gzip), the same for the same files
+cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -n -1; }
 
 # -d argument enabling these trace events: trace_arg EVENT...
 trace_arg() { printf 'trace:%s,' "$@" | sed 's/,$//'; }
 
-# guest_run OUT TIMEOUT DEMO QEMU ARGS...
-# Boots QEMU with ARGS and the user's GUEST_QEMU_ARGS, the command line in
-# OUT/command (shown with DEMO=1), the console in OUT/serial.log, stderr in
-# OUT/qemu.log.  Bounded: timeout ends QEMU (TERM, then KILL), and so does
-# leaving early.  DEMO=1 streams the console to the terminal.  Sets
-# guest_rc (QEMU's exit status, 124/137 when killed), guest_took
-# (seconds, one decimal) and guest_markers (OUT/markers.txt: the init's
-# "@@ name value" lines without the kernel log's timestamp).
+# guest_boot OUT SSIDSIZE KERNEL_ARGS [QEMU ARGS...]: boot with the test
+# device's SMMU at SSIDSIZE, the init's KERNEL_ARGS, the trace events of
+# TRACE_EVENTS into OUT/trace.log and the user's GUEST_QEMU_ARGS; then the
+# first check, that the guest ran to the end.  The read-only disk at
+# DISK_ADDR holds 16 MiB of random bytes (made once; guest_disk_sha).
+guest_boot() {
+    need_qemu
+    out=$1 trace=$1/trace.log
+    fresh_dir "$out"
+    local disk=$GUEST_DIR/disk.img ssidsize=$2 append=$3 ok=0
+    shift 3
+    random_disk "$disk" 16
+    guest_disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
+    # shellcheck disable=SC2054,SC2206  # QEMU's commas; the user's words
+    local args=(
+        -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on -smp 2 -m 1G
+        -nographic -nic none -no-reboot
+        -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
+        -append "console=ttyAMA0 panic=-1 printk.devkmsg=on $append"
+        -global "arm-smmuv3.ssidsize=$ssidsize"
+        -drive "file=$disk,if=none,format=raw,id=disk0,readonly=on"
+        -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
+        -d "$(trace_arg "${TRACE_EVENTS[@]}")" -D "$trace"
+        "$@" ${GUEST_QEMU_ARGS:-})
+    echo "== boot: $GUEST_KERNEL_NAME, ssidsize=$ssidsize${append:+, $append} (timeout ${GUEST_TIMEOUT}s)"
+    guest_run "${args[@]}"
+    grep -aq '^@@ done' "$guest_markers" && [ "$guest_rc" = 0 ] && ok=1
+    check "guest ran to the end" $ok "$(guest_end), kernel $(marker kernel)"
+}
+
+# guest_run ARGS...: QEMU with ARGS, the command line in $out/command, the
+# console in $out/serial.log (and on the terminal with demo=1), stderr in
+# $out/qemu.log.  Sets guest_rc (QEMU's exit status), guest_took (seconds)
+# and guest_markers ($out/markers.txt: the init's "@@ name value" lines).
 guest_run() {
-    local out=$1 timeout_s=$2 demo=$3 qemu=$4 start qpid tailpid='' t
-    shift 4
-    local serial=$out/serial.log
-    # shellcheck disable=SC2206  # the user's arguments, split on spaces
-    set -- "$@" ${GUEST_QEMU_ARGS:-}
+    local serial=$out/serial.log start=$SECONDS
     echo "   qemu-system-aarch64 $*" | sed "s|$TOP/||g" > "$out/command"
-    [ "$demo" = 0 ] || cat "$out/command"
-    start=$(date +%s%N)
-    timeout --kill-after=5 "$timeout_s" "$qemu" "$@" \
-        </dev/null >"$serial" 2>"$out/qemu.log" &
-    qpid=$!
-    # (timeout passes TERM on to QEMU)
-    # shellcheck disable=SC2064  # expand $qpid now
-    trap "kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true" EXIT
-    # shellcheck disable=SC2064
-    trap "kill -TERM $qpid 2>/dev/null || true; wait $qpid 2>/dev/null || true; exit 130" INT TERM HUP
-    if [ "$demo" = 1 ]; then
-        tail -n +1 -f --pid=$qpid "$serial" | tr -d '\r' &
-        tailpid=$!
-    fi
-    guest_rc=0
-    wait $qpid || guest_rc=$?
-    trap - EXIT INT TERM HUP
-    # The console stream ends by itself once QEMU is gone.
-    [ -z "$tailpid" ] || wait "$tailpid" || true
-    t=$(( ($(date +%s%N) - start) / 100000000 ))   # tenths of a second
-    guest_took="$((t / 10)).$((t % 10))"
-    [ "$demo" = 0 ] || echo
-    tr -d '\r' < "$serial" > "$serial.tmp" && mv "$serial.tmp" "$serial"
+    [ "${demo:-0}" = 0 ] || cat "$out/command"
+    bounded "$GUEST_TIMEOUT" "$QEMU" "$@" </dev/null 2>"$out/qemu.log" | tr -d '\r' |
+        if [ "${demo:-0}" = 1 ]; then tee "$serial"; else cat > "$serial"; fi
+    guest_rc=${PIPESTATUS[0]} guest_took=$((SECONDS - start))
     guest_markers=$out/markers.txt
     sed -n -E 's/^(\[[ 0-9.]*\] )?(@@ .*)$/\2/p' "$serial" > "$guest_markers"
 }
 
 # How the boot ended, for a check line.
 guest_end() {
-    if [ "$guest_rc" = 124 ] || [ "$guest_rc" = 137 ]; then
-        echo "QEMU killed after $1s"
-    elif [ "$guest_rc" != 0 ]; then
-        echo "QEMU exit status $guest_rc"
-    else
-        echo "powered off after ${guest_took}s"
+    if timed_out "$guest_rc"; then echo "QEMU killed after ${GUEST_TIMEOUT}s"
+    elif [ "$guest_rc" != 0 ]; then echo "QEMU exit status $guest_rc"
+    else echo "powered off after ${guest_took}s"
     fi
 }
 
 # marker NAME: the value of the first "@@ NAME ..." marker
-marker() { grep -a "^@@ $1 " "$guest_markers" | head -n 1 | cut -d' ' -f3- || true; }
+marker() { markers "$1" | head -n 1; }
 # markers NAME: the values of all of them
 markers() { grep -a "^@@ $1 " "$guest_markers" | cut -d' ' -f3- || true; }
 
-fails=0
-check() {   # check NAME OK(0/1) DETAIL
-    if [ "$2" = 1 ]; then
-        printf 'PASS  %-38s %s\n' "$1" "$3"
-    else
-        printf 'FAIL  %-38s %s\n' "$1" "$3"; fails=$((fails + 1))
-    fi
+# trace_field NAME: the value of the first "NAME=value" in the trace on stdin
+trace_field() { sed -n "s/.* $1=\([0-9a-fx]*\).*/\1/p" | head -n 1; }
+# trace_events: the SMMU events recorded in the trace on stdin
+trace_events() { sed -n 's/^smmuv3_record_event SMMU_EVT_\([A-Z_]*\) .*/\1/p'; }
+
+# guest_event MARKER TYPE: the first event record of TYPE for the test
+# device in the kernel log lines of MARKER, as "sid=0x.. SSV=n SSID=0x..",
+# decoded from the raw dword 0 every kernel version prints after "event
+# 0xNN received:" (IHI 0070 7.3: type 7:0, SSV 11, SubstreamID 31:12,
+# StreamID 63:32).
+guest_event() {
+    local dw0
+    for dw0 in $(markers "$1" | awk '/event 0x[0-9a-f]+ received:/ { w = 1; next }
+            w && match($0, /0x[0-9a-f]+/) { print substr($0, RSTART, RLENGTH); w = 0 }'); do
+        if [ $((dw0 & 0xff)) = $(($2)) ] && [ $((dw0 >> 32)) = $((TESTDEV_SID)) ]; then
+            printf 'sid=0x%x SSV=%d SSID=0x%x' $((dw0 >> 32)) $(((dw0 >> 11) & 1)) \
+                $(((dw0 >> 12) & 0xfffff))
+            return
+        fi
+    done
 }
 
-# On failure: where to look.
-guest_dump() {
-    local out=$1
-    echo "---- serial console, last 40 lines ($out/serial.log)"
-    tail -n 40 "$out/serial.log"
-    echo "---- QEMU stderr ($out/qemu.log)"
-    tail -n 10 "$out/qemu.log"
-    echo "---- trace, last 10 lines ($out/trace.log)"
-    tail -n 10 "$out/trace.log" 2>/dev/null
+# guest_finish: on failure, where to look; then the closing count.
+guest_finish() {
+    # shellcheck disable=SC2154  # lib.sh's count
+    [ "$failed" = 0 ] || { show_tail "$out/serial.log" 40; show_tail "$out/qemu.log" 10; show_tail "$trace" 10; }
+    summary
 }

@@ -34,38 +34,26 @@ meson_ok() {
         dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN"
 }
 
-need_update=0
+# add_source FILE DEB-LINE-FIELDS...: an apt sources entry, once (root).
+add_source() {
+    [ -f "$1" ] && return
+    [ "$(id -u)" = 0 ] || die "need root to add $1"
+    printf '%s\n' "${@:2}" "URIs: http://deb.debian.org/debian" "Components: main" \
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" > "$1"
+    need_update=1
+}
+
 # Source entries for sid (apt-get source qemu=$QEMU_SRC_VERSION) and a
 # narrow amd64-only bookworm-backports entry.  sid binaries are never added
 # for the host architecture, so no install can pull host upgrades from sid.
-if [ ! -f "$SRC_LIST" ]; then
-    [ "$(id -u)" = 0 ] || die "need root to add $SRC_LIST"
-    cat > "$SRC_LIST" <<EOT
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: sid
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOT
-    need_update=1
-fi
-if [ ! -f "$BPO_LIST" ]; then
-    [ "$(id -u)" = 0 ] || die "need root to add $BPO_LIST"
-    cat > "$BPO_LIST" <<EOT
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Architectures: amd64
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOT
-    need_update=1
-fi
+need_update=0
+add_source "$SRC_LIST" "Types: deb-src" "Suites: sid"
+add_source "$BPO_LIST" "Types: deb" "Suites: bookworm-backports" "Architectures: amd64"
 
 want_host=$(missing "${HOST_PKGS[@]}")
 want_bpo=$(missing "${BACKPORT_PKGS[@]}")
 meson_ok || want_bpo="$want_bpo meson"
-# A usable apt list for deb-src is needed by fetch-qemu.sh too.
+# A usable apt list for deb-src is needed by tree.sh fetch too.
 if ! apt-cache showsrc "$QEMU_SRC_PKG" 2>/dev/null | grep -qx "Version: $QEMU_SRC_VERSION"; then
     need_update=1
 fi

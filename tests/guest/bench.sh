@@ -1,15 +1,13 @@
-# Guest half of the benchmark (scripts/bench-guest.sh boots with
+# shellcheck shell=sh
+# Guest half of the benchmark (bench/guestbench.py boots with
 # "pasidtest=bench"): sourced by tests/guest/init (busybox sh) once the
 # disks are there; reports with marker lines and powers off.
 #
-# Cold sequential reads of the whole 256 MiB benchmark disk with O_DIRECT
-# (no guest page cache: every block is a virtio-blk request whose DMA goes
-# through the SMMU when there is one), at 4 KiB and 64 KiB per request.
-# Each read is framed by two markers; the host takes the times from the
-# kernel log timestamps the console prints with them (microseconds).
-# The init's own /dev/vda is a tiny disk, so its sha256 costs nothing;
-# the benchmark disk is found by its size, "bench_mib=N" on the kernel
-# command line (256; less for BENCH_QUICK=1).
+# Cold sequential reads of the whole benchmark disk with O_DIRECT (every
+# block a virtio-blk request whose DMA goes through the SMMU when there is
+# one), at 4 KiB and 64 KiB per request, each framed by two markers: the
+# host takes the times from their kernel log timestamps.  The disk is
+# found by its size, "bench_mib=N" on the kernel command line.
 
 bench_mib=$(sed -n 's/.*bench_mib=\([0-9]*\).*/\1/p' /proc/cmdline)
 bench_disk=

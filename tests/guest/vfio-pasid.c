@@ -45,33 +45,11 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
-/* The test device's registers (docs/specs/pcie-pasid-testdev.rst) */
-enum {
-    REG_ID = 0x00,
-    REG_SRC_LO = 0x08,
-    REG_SRC_HI = 0x0c,
-    REG_DST_LO = 0x10,
-    REG_DST_HI = 0x14,
-    REG_LEN = 0x18,
-    REG_PASID = 0x1c,
-    REG_CTRL = 0x20,
-    REG_REPEAT = 0x24,
-    REG_PATTERN = 0x28,
-    REG_DOORBELL = 0x2c,
-    REG_STATUS = 0x30,
-    REG_FAILED = 0x34,
-    REG_RESULT = 0x38,
-    REG_CHECKSUM = 0x3c,
-    REG_PASID_CNT = 0x40,
-};
-#define TESTDEV_ID          0x44495350u
-#define CTRL_PASID_VALID    (1u << 0)
-#define CTRL_OP_READ        (1u << 4)
-#define CTRL_OP_WRITE       (2u << 4)
-#define STATUS_DONE         (1u << 0)
-#define STATUS_ERROR        (1u << 1)
-#define STATUS_CAUSE(s)     (((s) >> 8) & 0xff)
-#define CAUSE_WRITE         4       /* a write failed */
+/*
+ * The test device's registers and constants: QEMU's own header, with
+ * REG32()/FIELD() from tests/guest/shim/hw/registerfields.h.
+ */
+#include "hw/misc/pcie-pasid-testdev.h"
 
 #define IOVA                0x40000000ull   /* the same IOVA in all three */
 #define DMA_LEN             256u            /* bytes the device writes */
@@ -234,7 +212,7 @@ static uint32_t testdev_wait(struct testdev *t)
     uint32_t status;
 
     clock_gettime(CLOCK_MONOTONIC, &start);
-    while (!((status = reg_read(t, REG_STATUS)) & STATUS_DONE)) {
+    while (!((status = reg_read(t, A_STATUS)) & R_STATUS_DONE_MASK)) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         if (now.tv_sec - start.tv_sec > 10) {
             errno = ETIMEDOUT;
@@ -252,25 +230,24 @@ static uint32_t testdev_dma(struct testdev *t, uint32_t op, uint32_t len,
                             uint32_t pasid, uint32_t pattern,
                             uint32_t *checksum)
 {
-    uint32_t ctrl = op, status;
+    uint32_t status;
 
-    reg_write(t, REG_SRC_LO, (uint32_t)IOVA);
-    reg_write(t, REG_SRC_HI, (uint32_t)(IOVA >> 32));
-    reg_write(t, REG_DST_LO, (uint32_t)IOVA);
-    reg_write(t, REG_DST_HI, (uint32_t)(IOVA >> 32));
-    reg_write(t, REG_LEN, len);
-    reg_write(t, REG_REPEAT, 1);
-    reg_write(t, REG_PASID_CNT, 0);
-    reg_write(t, REG_PATTERN, pattern);
+    reg_write(t, A_SRC_LO, (uint32_t)IOVA);
+    reg_write(t, A_SRC_HI, (uint32_t)(IOVA >> 32));
+    reg_write(t, A_DST_LO, (uint32_t)IOVA);
+    reg_write(t, A_DST_HI, (uint32_t)(IOVA >> 32));
+    reg_write(t, A_LEN, len);
+    reg_write(t, A_REPEAT, 1);
+    reg_write(t, A_PASID_CNT, 0);
+    reg_write(t, A_PATTERN, pattern);
     if (pasid != NO_PASID) {
-        reg_write(t, REG_PASID, pasid);
-        ctrl |= CTRL_PASID_VALID;
+        reg_write(t, A_PASID, pasid);
     }
-    reg_write(t, REG_CTRL, ctrl);
-    reg_write(t, REG_DOORBELL, 1);
+    reg_write(t, A_CTRL, PASID_TESTDEV_CTRL(op, pasid != NO_PASID));
+    reg_write(t, A_DOORBELL, 1);
     status = testdev_wait(t);
     if (checksum) {
-        *checksum = reg_read(t, REG_CHECKSUM);
+        *checksum = reg_read(t, A_CHECKSUM);
     }
     return status;
 }
@@ -445,18 +422,19 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
     char name[64], tmp[16];
     uint32_t status, sum;
 
-    status = testdev_dma(t, CTRL_OP_WRITE, DMA_LEN, pasid, pattern, NULL);
+    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, DMA_LEN, pasid, pattern,
+                         NULL);
     snprintf(name, sizeof(name), "%s_write", what);
-    check(status == STATUS_DONE, name, "pasid=%s status=0x%x",
+    check(status == R_STATUS_DONE_MASK, name, "pasid=%s status=0x%x",
           pasid_str(pasid, tmp), status);
 
     target->expect = pattern;
     snprintf(name, sizeof(name), "%s_landed", what);
     check(all_intact(sp, n), name, "in buffer %s only", target->name);
 
-    status = testdev_dma(t, CTRL_OP_READ, DMA_LEN, pasid, 0, &sum);
+    status = testdev_dma(t, PASID_TESTDEV_OP_READ, DMA_LEN, pasid, 0, &sum);
     snprintf(name, sizeof(name), "%s_read", what);
-    check(status == STATUS_DONE && sum == byte_sum(target->buf), name,
+    check(status == R_STATUS_DONE_MASK && sum == byte_sum(target->buf), name,
           "status=0x%x checksum=0x%x expected=0x%x", status, sum,
           byte_sum(target->buf));
 }
@@ -471,15 +449,18 @@ static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
                         struct space *sp, int n)
 {
     char name[64], tmp[16];
-    uint32_t status, failed;
+    uint32_t status, cause, failed;
 
-    status = testdev_dma(t, CTRL_OP_WRITE, DMA_LEN, pasid, 0xdd000000, NULL);
-    failed = reg_read(t, REG_FAILED);
+    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, DMA_LEN, pasid,
+                         0xdd000000, NULL);
+    cause = FIELD_EX32(status, STATUS, CAUSE);
+    failed = reg_read(t, A_FAILED);
     snprintf(name, sizeof(name), "%s_refused", what);
-    check((status & STATUS_ERROR) && STATUS_CAUSE(status) == CAUSE_WRITE &&
-          failed == 1, name, "pasid=%s status=0x%x cause=%u failed=%u "
-          "result=%u", pasid_str(pasid, tmp), status, STATUS_CAUSE(status),
-          failed, reg_read(t, REG_RESULT));
+    check((status & R_STATUS_ERROR_MASK) &&
+          cause == PASID_TESTDEV_CAUSE_WRITE_FAULT && failed == 1, name,
+          "pasid=%s status=0x%x cause=%u failed=%u result=%u",
+          pasid_str(pasid, tmp), status, cause, failed,
+          reg_read(t, A_RESULT));
     snprintf(name, sizeof(name), "%s_untouched", what);
     check(all_intact(sp, n), name, "no buffer changed");
 }
@@ -568,8 +549,8 @@ int main(int argc, char **argv)
 
     t.bar0 = region_offset(t.fd, VFIO_PCI_BAR0_REGION_INDEX);
     t.config = region_offset(t.fd, VFIO_PCI_CONFIG_REGION_INDEX);
-    id = reg_read(&t, REG_ID);
-    if (id != TESTDEV_ID) {
+    id = reg_read(&t, A_ID);
+    if (id != PASID_TESTDEV_MAGIC) {
         errno = ENODEV;
         die("BAR 0", "ID register is not the PASID test device's");
     }

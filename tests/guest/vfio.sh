@@ -1,11 +1,8 @@
 # shellcheck shell=sh disable=SC2154  # dev: set by init
-# "pasidtest=vfio" (sourced by tests/guest/init): the iommufd/VFIO PASID
-# test.  vfio-pasid (tests/guest/vfio-pasid.c, cross-compiled by
-# scripts/build-kernel.sh) does the work; each of its output lines
-# becomes a marker "@@ vfio <line>".  While it holds the test device
-# attached, it has the whole virtio-blk disk hashed (other DMA through the
-# same SMMU).  Then the SMMU's kernel messages since it started follow as
-# "@@ vfio_dmesg <line>".
+# "pasidtest=vfio" (sourced by tests/guest/init): vfio-pasid does the work,
+# each of its lines a marker "@@ vfio <line>"; while it holds the test
+# device, it has the virtio-blk disk hashed (other DMA through the same
+# SMMU).  Then the SMMU's kernel messages as "@@ vfio_dmesg <line>".
 if [ -z "$dev" ]; then
     mark vfio "result fail: no test device"
 elif [ ! -x /bin/vfio-pasid ]; then
