@@ -16,7 +16,7 @@ fetch_firmware() (
     for spec in "${FIRMWARE_PKGS[@]}"; do
         name=${spec%/*} suite=
         [ "$spec" = "$name" ] || suite=${spec#*/}
-        deb=$(ls "$name"_*.deb 2>/dev/null | head -n 1)
+        deb=$(ls "$name"_*.deb 2>/dev/null | head -n 1 || true)
         if [ -z "$deb" ]; then
             note "downloading firmware package $spec"
             apt-get download ${suite:+-t "$suite"} "$name" >/dev/null 2>&1 ||
