@@ -79,7 +79,7 @@ if [[ ,$parts, == *,guest,* ]]; then
 fi
 
 # The facts of this run, for the header of results.md.  sizeof(MemTxAttrs)
-# in the patched binary: patch 0001 must keep it <= 8 (its
+# in the patched binary: the memattrs patch must keep it <= 8 (its
 # QEMU_BUILD_BUG_ON checks that at compile time too).
 memtx=$(gdb -batch -nx -ex 'print sizeof(MemTxAttrs)' "$PATCHED" 2>/dev/null |
         sed -n 's/^\$1 = //p' || true)
@@ -91,7 +91,7 @@ Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -
 patched: build/obj, work tree $(git -C "$WORK_TREE" describe --always --tags 2>/dev/null || echo unknown)$([ -n "$dirty" ] && echo ' (with uncommitted changes)').
 baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
 unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.
-sizeof(MemTxAttrs) with patch 0001: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
+sizeof(MemTxAttrs) with the memattrs patch: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
 Guest kernel: $GUEST_KERNEL_NAME.
 EOF
 note "benchmark done in $(( $(date +%s) - start )) s: $BENCH_OUT/results.md"

@@ -65,16 +65,20 @@ build_and_test() {
     echo "$kind $(grep -E -c '^(ok|PASS) ' "$log-test.log") ok"
 }
 
+# A stamp holds for the commit and for how it was built and tested.
+recipe=$(cat "$0" "$TOP"/scripts/{check-sanitize,build-lib,config,lib}.sh |
+    sha256sum | cut -c1-12)
 mkdir -p "$PASSED"
-n=0 bad=0 ran=0
+n=0 bad=0 ran=0 earlier=0
 for c in "${commits[@]}"; do
     n=$((n + 1))
     [ $n -ge "$FROM" ] && [ $n -le "$TO" ] || continue
     ran=$((ran + 1))
     subject=$(git -C "$WORK_TREE" log -1 --format=%s "$c")
-    stamp=$PASSED/$c.sanitize$SANITIZE
+    stamp=$PASSED/$c.$recipe.sanitize$SANITIZE
     if [ -f "$stamp" ]; then
         echo "PASS  $n $subject: $(cat "$stamp") (an earlier run)"
+        earlier=$((earlier + 1))
         continue
     fi
     git -C "$SRC" checkout -q --detach "$c"
@@ -94,5 +98,5 @@ for c in "${commits[@]}"; do
         bad=$((bad + 1))
     fi
 done
-echo "$((ran - bad)) passed, $bad failed"
+echo "$((ran - bad)) passed ($earlier in earlier runs), $bad failed"
 [ $bad = 0 ]

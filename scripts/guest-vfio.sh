@@ -50,7 +50,7 @@ ok=0; [ "$(echo "$bound" | trace_field max_pasid_log2)" = $SSIDSIZE ] && ok=1
 check "vfio-pci + iommufd own the device" $ok "${bound:-$(markers vfio | grep -a '^error' | head -n 1)}"
 
 # vfio-pasid's own checks, one line each: "check PASS|FAIL name detail"
-verdicts "guest: " < <(markers vfio | sed -n 's/^check //p')
+verdicts "guest: " --strict < <(markers vfio | sed -n 's/^check //p')
 res=$(markers vfio | grep -a '^result ' | head -n 1)
 ok=0; [ "$(echo "$res" | cut -d' ' -f2)" = pass ] && ok=1
 check "vfio-pasid verdict" $ok "${res:-no result line}"

@@ -23,16 +23,18 @@ check() {
     if [ "$2" = 1 ]; then result PASS "$1" "$3"; else result FAIL "$1" "$3"; fi
 }
 
-# verdicts PREFIX: a program's own "PASS|FAIL NAME DETAIL" lines on stdin
-# become verdicts (NAME prefixed), "LOG FILE" the file's tail; other
-# lines pass through.
+# verdicts PREFIX [--strict]: a program's own "PASS|FAIL NAME DETAIL"
+# lines on stdin become verdicts (NAME prefixed), "LOG FILE" the file's
+# tail; other lines pass through.  --strict, for what a guest printed:
+# every line is a verdict, anything but PASS fails, and no LOG is shown.
 verdicts() {
     local line v name detail
     while IFS= read -r line; do
         read -r v name detail <<<"$line"
-        case $v in
-        PASS|FAIL) result "$v" "$1$name" "$detail";;
-        LOG) show_tail "$name" 15;;
+        case $v:${2:-} in
+        PASS:*|FAIL:*) result "$v" "$1$name" "$detail";;
+        *:--strict) result FAIL "$1${name:-?}" "unexpected line: $line";;
+        LOG:) show_tail "$name" 15;;
         *) printf '%s\n' "$line";;
         esac
     done

@@ -10,11 +10,13 @@ which only a patched destination with ssidsize=20 loads.  Cases:
                 the virtio-blk disk behind the SMMU once a second, "@@ tick N
                 sha256=... smmu_events=K"), stop it, save it to a file, load
                 that into the destination: two more good ticks
+  layout        p0-u's and u-p0's streams describe the same devices
   p20-p0 p20-u  p20-p20's stream must be refused
 """
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import signal
@@ -25,7 +27,7 @@ import time
 from qemu.machine import QEMUMachine
 from qemu.machine.machine import AbnormalShutdown
 
-ALL = ['vmstate', 'p0-u', 'u-p0', 'p20-p20', 'p20-p0', 'p20-u']
+ALL = ['vmstate', 'p0-u', 'u-p0', 'layout', 'p20-p20', 'p20-p0', 'p20-u']
 TICK = re.compile(r'^(?:\[[ 0-9.]*\] )?@@ tick (\d+) sha256=(\w+) '
                   r'smmu_events=(\d+)\r?$', re.M)
 # What vmstate-static-checker.py reports from patched to unpatched, by
@@ -153,6 +155,35 @@ def migrate(case, src, dst, want_ssid):
             f"{time.monotonic() - t1:.0f} s)")
 
 
+def vmdesc(path):
+    """The device description QEMU appends to a stream: 0x06
+    (QEMU_VM_VMDESCRIPTION), a big-endian 32-bit length, then JSON."""
+    with open(path, 'rb') as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - (1 << 20)))
+        tail = f.read()
+    k = tail.rfind(b'"page_size"')
+    while k > 0:
+        k = tail.rfind(b'{', 0, k)
+        if k >= 5 and tail[k - 5] == 6 and \
+                k + int.from_bytes(tail[k - 4:k], 'big') == len(tail):
+            return json.loads(tail[k:])['devices']
+    raise Failed(f'no device description at the end of {path}')
+
+
+def layout():
+    """The ssidsize=0 streams of the patched and the unpatched QEMU
+    describe the same devices with the same fields: what the static
+    checker compares is declared, this is what was sent."""
+    a, b = (vmdesc(state_of(case)) for case in ('p0-u', 'u-p0'))
+    if a != b:
+        diff = sorted({d['name'] for d in a if d not in b} |
+                      {d['name'] for d in b if d not in a})
+        raise Failed('device sections that differ: ' +
+                     (' '.join(diff) or '(order only)'))
+    return f'p0-u = u-p0: {len(a)} device sections, same fields and subsections'
+
+
 def refuse(case, dst, want):
     """p20-p20's stream loaded into DST must fail, saying WANT."""
     with Guest(f'{case}-dst', dst, '-S', '-incoming', 'defer') as vm:
@@ -200,6 +231,7 @@ CASES = {
     'vmstate': vmstate,
     'p0-u': lambda: migrate('p0-u', 'patched:0', 'unpatched', False),
     'u-p0': lambda: migrate('u-p0', 'unpatched', 'patched:0', False),
+    'layout': layout,
     'p20-p20': lambda: migrate('p20-p20', 'patched:20', 'patched:20', True),
     'p20-p0': lambda: refuse('p20-p0', 'patched:0',
                              'ssidsize=20 on the source, 0 here'),
@@ -233,6 +265,9 @@ def main():
         ap.error('cases: ' + ' '.join(ALL))
     with open(opt.disk, 'rb') as f:
         opt.disk_sha = hashlib.sha256(f.read()).hexdigest()
+    # The layout compares p0-u's and u-p0's streams.
+    if 'layout' in opt.cases:
+        opt.cases += ['p0-u', 'u-p0']
     # The refusals load p20-p20's stream.
     if {'p20-p0', 'p20-u'} & set(opt.cases):
         opt.cases.append('p20-p20')

@@ -24,7 +24,10 @@ random_disk "$disk" 16
 note "migration: patched $QEMU"
 note "           unpatched $UNPATCHED"
 note "guest $GUEST_KERNEL_NAME, logs ${out#"$TOP/"}/"
-verdicts "" < <(PYTHONPATH=$QEMU_PYTHONPATH "$PYTHON" "$TOP/scripts/migration-compat.py" \
+# The cases bound each wait; this bounds the whole run (a QMP command
+# that never answers).
+verdicts "" < <(PYTHONPATH=$QEMU_PYTHONPATH bounded "$(( 10 * ${MIGRATION_TIMEOUT:-300} ))" \
+    "$PYTHON" "$TOP/scripts/migration-compat.py" \
     --patched "$QEMU" --unpatched "$UNPATCHED" --kernel "$GUEST_KERNEL_IMAGE" \
     --initrd "$GUEST_INITRD" --disk "$disk" --out "$out" \
     --checker "$WORK_TREE/scripts/vmstate-static-checker.py" \
