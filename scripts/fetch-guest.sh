@@ -102,8 +102,9 @@ testdev_constants() {
         /^ *PASID_TESTDEV_[A-Z0-9_]+ = [0-9]+,/ { sub(/,$/, "", $3); print $1 "=" $3 }' "$1"
 }
 
-# The initramfs: rebuilt every time (under a second), so changes to the
-# init script or the header always reach the guest.
+# The initramfs: rebuilt on every run of this script (under a second;
+# 'make guest', which make check and make demo run first), so that a
+# changed init script or header reaches the next boot.
 header=$WORK_TREE/include/hw/misc/pcie-pasid-testdev.h
 [ -f "$header" ] || die "no $header: run 'make src'"
 stage=$GUEST_DIR/stage
