@@ -3,12 +3,16 @@
 # qtest at each step: a bisectable series builds and passes at every
 # commit.  Each patch is built twice, in a worktree of its own
 # (build/series) so the work tree and build/obj are left alone:
-#   - the normal build (every target 'make check' builds), smmuv3-test;
+#   - the normal build (every target 'make check' builds), and our qtests
+#     (SLOW_QTESTS: smmuv3-test, pasid-dma-test, riscv-iommu-pasid-test)
+#     with -m slow on each target 'make check' runs them on;
 #   - the ASan + UBSan build of aarch64, the SMMU qtests through
 #     check-sanitize.sh (the fuzz seeds are among them).
 # ccache makes the steps after the first cheap.  A patch that passed is
 # remembered by its commit (build/series/passed/), so a run that was cut
 # short goes on where it stopped: on 2 cores the whole series takes hours.
+# A stamp names the patch's tree, not its commit: rewording a commit
+# message does not make it run again.
 #   SERIES_FROM=N SERIES_TO=M  only patches N..M (default: all)
 #   SERIES_SANITIZE=0          skip the sanitizer build
 set -euo pipefail
@@ -45,6 +49,21 @@ existing_targets() {
     printf '%s\n' "$@" | grep -Fx -f <(ninja -C "$obj" -t targets all | cut -d: -f1) || true
 }
 
+# our_qtests OBJ: run each of our qtests the build defines, -m slow, on
+# the targets 'make check' runs it on.
+our_qtests() {
+    local obj=$1 q target name rc=0
+    for q in "${QTESTS[@]}"; do
+        target=${q%%:*} name=${q#*:} name=${name%%:*}
+        printf '%s\n' "${SLOW_QTESTS[@]}" | grep -qx "$name" || continue
+        [ -x "$obj/tests/qtest/$name" ] || continue
+        echo "# $name on $target"
+        QTEST_QEMU_BINARY="$obj/qemu-system-$target" \
+            "$obj/tests/qtest/$name" --tap -k -m slow || rc=1
+    done
+    return $rc
+}
+
 # build_and_test N OBJ TEST_CMD...: build what OBJ defines of the usual
 # targets, then run TEST_CMD when smmuv3-test exists; logs in build/series.
 build_and_test() {
@@ -63,6 +82,8 @@ build_and_test() {
     "$@" >"$log-test.log" 2>&1 ||
         { echo "$kind smmuv3-test failed (log $log-test.log)"; return 1; }
     echo "$kind $(grep -E -c '^(ok|PASS) ' "$log-test.log") ok"
+    ! grep -q '^not ok' "$log-test.log" ||
+        { echo "$kind: a case failed (log $log-test.log)"; return 1; }
 }
 
 # A stamp holds for the commit and for how it was built and tested.
@@ -75,7 +96,7 @@ for c in "${commits[@]}"; do
     [ $n -ge "$FROM" ] && [ $n -le "$TO" ] || continue
     ran=$((ran + 1))
     subject=$(git -C "$WORK_TREE" log -1 --format=%s "$c")
-    stamp=$PASSED/$c.$recipe.sanitize$SANITIZE
+    stamp=$PASSED/$(git -C "$WORK_TREE" rev-parse "$c^{tree}").$recipe.sanitize$SANITIZE
     if [ -f "$stamp" ]; then
         echo "PASS  $n $subject: $(cat "$stamp") (an earlier run)"
         earlier=$((earlier + 1))
@@ -83,8 +104,7 @@ for c in "${commits[@]}"; do
     fi
     git -C "$SRC" checkout -q --detach "$c"
     start=$(date +%s) ok=1
-    result=$(build_and_test $n "$OBJ" obj env QTEST_QEMU_BINARY="$OBJ/qemu-system-aarch64" \
-        "$OBJ/tests/qtest/smmuv3-test" --tap -k -m slow) || ok=0
+    result=$(build_and_test $n "$OBJ" obj our_qtests "$OBJ") || ok=0
     if [ "$SANITIZE" = 1 ]; then
         r=$(build_and_test $n "$SAN" san env SAN_DIR="$SAN" \
             SAN_LOG_DIR="$SERIES_DIR/san-$n-logs" bash "$TOP/scripts/check-sanitize.sh") || ok=0
