@@ -20,9 +20,6 @@ from types import SimpleNamespace
 
 from qemupy import WORK_TREE, QEMUQtestMachine
 
-TESTDEV_HEADER = os.path.join(WORK_TREE, "include", "hw", "misc",
-                              "pcie-pasid-testdev.h")
-
 
 def read_testdev_header(path):
     """The constants of the header, named as the C code names them:
@@ -35,21 +32,20 @@ def read_testdev_header(path):
     except OSError as e:
         sys.exit("bench: no test device header (%s): set WORK_TREE to the "
                  "QEMU work tree" % e)
-    c = {}
-    for reg, off in re.findall(r"REG32\((\w+), *(\w+)\)", text):
-        c["A_" + reg] = int(off, 0)
+    c = {"A_" + reg: int(off, 0)
+         for reg, off in re.findall(r"REG32\((\w+), *(\w+)\)", text)}
     for reg, field, shift, length in re.findall(
             r"FIELD\((\w+), *(\w+), *(\d+), *(\d+)\)", text):
         c["R_%s_%s_SHIFT" % (reg, field)] = int(shift)
         c["R_%s_%s_MASK" % (reg, field)] = \
             ((1 << int(length)) - 1) << int(shift)
-    for name, val in re.findall(
-            r"\b(PASID_TESTDEV_\w+)(?: +| *= *)(0x[0-9a-fA-F]+|\d+)", text):
-        c[name] = int(val, 0)
+    c.update((name, int(val, 0)) for name, val in re.findall(
+        r"\b(PASID_TESTDEV_\w+)(?: +| *= *)(0x[0-9a-fA-F]+|\d+)", text))
     return SimpleNamespace(**c)
 
 
-TD = read_testdev_header(TESTDEV_HEADER)
+TD = read_testdev_header(os.path.join(WORK_TREE, "include", "hw", "misc",
+                                      "pcie-pasid-testdev.h"))
 # One launch at a time: a QEMU started while another machine's socket for
 # its QEMU is still open in this process would inherit it.
 LAUNCH = threading.Lock()
@@ -92,35 +88,6 @@ T0SZ = 25                   # 39-bit input addresses, as smmuv3-test
 
 class QtestError(RuntimeError):
     pass
-
-
-def page_tables(alloc, granule, tsz, iova, pa, size):
-    """Stage-1 tables mapping [iova, iova+size) to pa with pages of
-    2^granule bytes, read/write.  Returns (ttb, {table address: bytearray}).
-    """
-    stride = granule - 3
-    inputsize = 64 - tsz
-    start = 4 - -(-(inputsize - granule) // stride)   # ceil division
-    tsize = 1 << granule
-    ttb = alloc(tsize, tsize)
-    tables = {ttb: bytearray(tsize)}
-    for off in range(0, size, tsize):
-        va, table = iova + off, ttb
-        for level in range(start, 3):
-            shift = granule + (3 - level) * stride
-            idx = (va >> shift) & ((1 << stride) - 1)
-            desc, = struct.unpack_from("<Q", tables[table], idx * 8)
-            if not desc & 1:
-                nxt = alloc(tsize, tsize)
-                tables[nxt] = bytearray(tsize)
-                desc = nxt | 3                       # table descriptor
-                struct.pack_into("<Q", tables[table], idx * 8, desc)
-            table = desc & ~(tsize - 1) & ((1 << 48) - 1)
-        idx = (va >> granule) & ((1 << stride) - 1)
-        # page: AF, AP[1] (EL0 access, read/write), valid page
-        struct.pack_into("<Q", tables[table], idx * 8,
-                         ((pa + off) & ~(tsize - 1)) | 1 << 10 | 1 << 6 | 3)
-    return ttb, tables
 
 
 def cd_bytes(ttb, granule, asid):
@@ -166,14 +133,18 @@ class Machine:
         self.next_table = TABLES_BASE
         self.regs = {}
         self.testdev_reads = 0   # each one a callgrind dump, see smmubench
-        self.cmdq_prod = 0
-        self.cmdq_log2size = CMDQ_LOG2SIZE
         try:
             for devfn, bar in ((TESTDEV_DEVFN, BAR),) + tuple(testdevs):
                 self.testdev_enable(devfn, bar)
         except BaseException:
             self.close()
             raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     # ---- the qtest protocol ----
     def cmd(self, line):
@@ -224,26 +195,51 @@ class Machine:
                         (self.vm.get_log() or ""))
 
     # ---- guest RAM ----
-    def alloc(self, size, align):
-        addr = -(-self.next_table // align) * align
+    def alloc(self, size):
+        """SIZE bytes of table space, aligned to SIZE."""
+        addr = -(-self.next_table // size) * size
         if addr + size > TABLES_END:
             raise QtestError("out of table space")
         self.next_table = addr + size
         return addr
 
     def map_data(self, granule):
-        """Tables mapping the data window IOVA == PA; returns the TTB."""
-        ttb, tables = page_tables(self.alloc, granule, T0SZ, DATA_BASE,
-                                  DATA_BASE, DATA_SIZE)
+        """Stage-1 tables mapping the data window IOVA == PA with pages of
+        2^GRANULE bytes, read/write; returns the TTB."""
+        stride = granule - 3
+        start = 4 - -(-(64 - T0SZ - granule) // stride)   # ceil division
+        tsize = 1 << granule
+        ttb = self.alloc(tsize)
+        tables = {ttb: bytearray(tsize)}
+        for va in range(DATA_BASE, DATA_BASE + DATA_SIZE, tsize):
+            table = ttb
+            for level in range(start, 3):
+                shift = granule + (3 - level) * stride
+                idx = (va >> shift) & ((1 << stride) - 1)
+                desc, = struct.unpack_from("<Q", tables[table], idx * 8)
+                if not desc & 1:
+                    nxt = self.alloc(tsize)
+                    tables[nxt] = bytearray(tsize)
+                    desc = nxt | 3                       # table descriptor
+                    struct.pack_into("<Q", tables[table], idx * 8, desc)
+                table = desc & ~(tsize - 1) & ((1 << 48) - 1)
+            idx = (va >> granule) & ((1 << stride) - 1)
+            # page: AF, AP[1] (EL0 access, read/write), valid page
+            struct.pack_into("<Q", tables[table], idx * 8,
+                             va | 1 << 10 | 1 << 6 | 3)
         for addr, data in tables.items():
             self.write(addr, data)
         return ttb
 
     def one_cd(self, ttb, granule):
         """A single CD (ASID 1) for an STE without SubstreamIDs."""
-        cd = self.alloc(64, 64)
-        self.write(cd, cd_bytes(ttb, granule, 1))
-        return cd
+        return self.store(cd_bytes(ttb, granule, 1))
+
+    def store(self, data):
+        """DATA written at a new place: its address."""
+        addr = self.alloc(len(data))
+        self.write(addr, data)
+        return addr
 
     def cd_table(self, fmt, s1cdmax, ssids, ttb, granule, leaves=None):
         """A CD table with a valid CD for each SubstreamID in SSIDS (each its
@@ -253,17 +249,13 @@ class Machine:
         run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
         """
         if fmt == S1FMT_LINEAR:
-            size = 64 << s1cdmax
-            base = self.alloc(size, size)
-            table = bytearray(size)
+            table = bytearray(64 << s1cdmax)
             for s in ssids:
                 table[s * 64:s * 64 + 64] = cd_bytes(ttb, granule, s)
-            self.write(base, table)
-            return base
+            return self.store(table)
         l1_entries = 1 << (s1cdmax - 10) if s1cdmax > 10 else 1
-        l1size = max(64, 8 * l1_entries)
-        base = self.alloc(l1size, l1size)
-        l1 = bytearray(l1size)
+        l1 = bytearray(max(64, 8 * l1_entries))
+        base = self.alloc(len(l1))      # before the leaves
         leaf_addr = {}
         nleaves = leaves or l1_entries
         wanted = sorted({s >> 10 for s in ssids}) if leaves is None \
@@ -271,25 +263,24 @@ class Machine:
         for i in wanted:
             li = i % nleaves
             if li not in leaf_addr:
-                leaf_addr[li] = self.alloc(64 << 10, 64 << 10)
                 leaf = bytearray(64 << 10)
                 for j in range(1024):
                     s = li << 10 | j
                     if leaves is not None or s in ssids:
                         leaf[j * 64:j * 64 + 64] = cd_bytes(ttb, granule, s)
-                self.write(leaf_addr[li], leaf)
+                leaf_addr[li] = self.store(leaf)
             struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
         self.write(base, l1)
         return base
 
     # ---- SMMU ----
     def smmu_enable(self, cmdq_log2size=CMDQ_LOG2SIZE):
-        self.cmdq_log2size = cmdq_log2size
-        self.strtab = self.alloc(64 << STRTAB_LOG2SIZE, 64 << STRTAB_LOG2SIZE)
-        self.cmdq = self.alloc(16 << cmdq_log2size, 16 << cmdq_log2size)
+        self.cmdq_log2size, self.cmdq_prod = cmdq_log2size, 0
+        self.strtab = self.alloc(64 << STRTAB_LOG2SIZE)
+        self.cmdq = self.alloc(16 << cmdq_log2size)
         # What this client last wrote into each command queue slot
         self.cmdq_shadow = bytearray(16 << cmdq_log2size)
-        self.evtq = self.alloc(32 << EVTQ_LOG2SIZE, 32 << EVTQ_LOG2SIZE)
+        self.evtq = self.alloc(32 << EVTQ_LOG2SIZE)
         self.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
         self.memset(self.cmdq, 16 << cmdq_log2size)
         self.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)

@@ -17,6 +17,7 @@ from workloads import (CONFIGS, WORKLOADS, TARGETS, NOTES,  # noqa: E402
                        METRICS, CFGI_CASES, KiB, MiB, OPS, SIZES,
                        MISS_PASIDS, CFGMISS_PASIDS, qtest)
 
+
 def size_name(n):
     if n >= MiB and n % MiB == 0:
         return "%d MiB" % (n // MiB)
@@ -39,6 +40,18 @@ def ratio(x, y):
 
 def rfmt(r):
     return "-" if r is None else "%.3f" % r
+
+
+def small_ratio(x, y):
+    """x / y, as 1/N below 0.1 (where three decimals would say 0.000)."""
+    r = ratio(x, y)
+    if r is None or x <= 0:
+        return "-"
+    return "1/{:,}".format(round(1 / r)) if r < 0.1 else rfmt(r)
+
+
+def mib(kib):
+    return fmt(kib / 1024, 1, " MiB")
 
 
 def row_name(config, pasids):
@@ -64,9 +77,6 @@ class Results:
         """The first record with the fields WANT, or {}."""
         return next((r for r in self.recs
                      if all(r.get(k) == v for k, v in want.items())), {})
-
-    def val(self, key, **want):
-        return self.get(**want).get(key)
 
     def section(self, name):
         return [r for r in self.recs if r.get("section") == name]
@@ -120,13 +130,9 @@ def judge(res, t):
         vals = compared(res, t, metric)
         if not vals:
             continue
-        name = METRICS[metric]
-        if "least" in t:
-            worst = min(vals, key=lambda v: v[3])
-            ok = worst[3] >= t["least"]
-        else:
-            worst = max(vals, key=lambda v: v[3])
-            ok = worst[3] <= t["most"]
+        name, least = METRICS[metric], "least" in t
+        worst = (min if least else max)(vals, key=lambda v: v[3])
+        ok = worst[3] >= t["least"] if least else worst[3] <= t["most"]
         texts.append(measured(t, name, vals, worst))
         verdicts.append(("**pass**" if ok else "**MISS**") +
                         (" (%s)" % name if len(t["metrics"]) > 1 else ""))
@@ -164,7 +170,7 @@ def config_rows(res, rows, with_ratios):
     out = []
     for op in OPS:
         for size in SIZES:
-            a = res.val("ns", **qtest("no-iommu", op=op, size=size))
+            a = res.get(**qtest("no-iommu", op=op, size=size)).get("ns")
             for sec, cfg, n in rows:
                 sel = qtest(cfg, n, sec, op=op, size=size)
                 p = res.get(**sel)
@@ -212,19 +218,17 @@ def iotlb_table(res):
                 continue
             gran = CONFIGS[cfg].granule
             pages = max(1, size >> gran)
-            row = [size_name(size), "%d KB" % ((1 << gran) // 1024)]
+            hits = fmt(h.get("ns"))
             if pages > 256:
                 # one PASID already misses: more pages than IOTLB entries
-                rows.append(row + ["(%d pages > 256 entries: no hits)" % pages,
-                                   fmt(m.get("ns")), "-", fmt(m.get("ir")),
-                                   "-", "-"])
-                continue
+                h, hits = {}, "(%d pages > 256 entries: no hits)" % pages
             extra = (m["ir"] - h["ir"]) / pages \
                 if h.get("ir") and m.get("ir") else None
-            rows.append(row + [fmt(h.get("ns")), fmt(m.get("ns")),
-                               fmt(h.get("ir")), fmt(m.get("ir")),
-                               rfmt(ratio(m.get("ir"), h.get("ir"))),
-                               "-" if extra is None else "+" + fmt(extra)])
+            rows.append([size_name(size), "%d KB" % ((1 << gran) // 1024),
+                         hits, fmt(m.get("ns")), fmt(h.get("ir")),
+                         fmt(m.get("ir")),
+                         rfmt(ratio(m.get("ir"), h.get("ir"))),
+                         "-" if extra is None else "+" + fmt(extra)])
     return table(head, rows)
 
 
@@ -255,7 +259,7 @@ def scaling_table(res):
              rfmt(ratio(r.get("ir"), one.get("ir"))),
              fmt(r.get("cfg_hit_pct"), 1, "%"),
              fmt(r.get("iotlb_hit_pct"), 1, "%"),
-             fmt((r.get("peak_rss_kib") or 0) / 1024, 1, " MiB")]
+             mib(r.get("peak_rss_kib") or 0)]
             for r in scaling_records(res)]
     return table(head, rows)
 
@@ -264,19 +268,10 @@ def hostile_table(res):
     head = ["build", "SubstreamIDs", "RSS before", "RSS after", "peak RSS",
             "ns per transfer"]
     rows = [[r["build"], fmt(r["pasids"])] +
-            [fmt(r[k] / 1024, 1, " MiB")
-             for k in ("rss_before_kib", "rss_kib", "peak_rss_kib")] +
+            [mib(r[k]) for k in ("rss_before_kib", "rss_kib",
+                                 "peak_rss_kib")] +
             [fmt(r.get("ns"))] for r in res.section("hostile")]
     return table(head, rows)
-
-
-def small_ratio(x, y):
-    """x / y, as 1/N when that is below 0.1 (three decimals would say
-    0.000)."""
-    if x is None or not y or x <= 0:
-        return "-"
-    r = x / y
-    return "1/{:,}".format(round(1 / r)) if r < 0.1 else "%.3f" % r
 
 
 def cfgi_table(res):
@@ -285,29 +280,27 @@ def cfgi_table(res):
     builds = sorted(dict.fromkeys(r["build"] for r in res.section("cfgi")),
                     key=lambda n: order.get(n, 0))
     others = [b for b in builds if b not in order]
-    head = ["configuration cache"] + ["%s Ir" % b for b in builds] + \
-        ["%s ns" % b for b in builds]
-    for b in others:
-        head += ["Ir patched / %s" % b, "time patched / %s" % b]
+    head = ["configuration cache"] + \
+        ["%s %s" % (b, k) for k in ("Ir", "ns") for b in builds] + \
+        ["%s patched / %s" % (k, b) for b in others for k in ("Ir", "time")]
     rows = []
     for case, name in CFGI_CASES.items():
         recs = {b: res.get(section="cfgi", build=b, config=case)
                 for b in builds}
-        if not any(recs.values()):
-            continue
-        row = [name] + [fmt(recs[b].get("ir")) for b in builds] + \
-            [fmt(recs[b].get("ns")) for b in builds]
-        for b in others:
-            row += [small_ratio(recs.get("patched", {}).get(k),
-                                recs[b].get(k)) for k in ("ir", "ns")]
-        rows.append(row)
+        if any(recs.values()):
+            rows.append([name] + [fmt(recs[b].get(k)) for k in ("ir", "ns")
+                                  for b in builds] +
+                        [small_ratio(recs.get("patched", {}).get(k),
+                                     recs[b].get(k))
+                         for b in others for k in ("ir", "ns")])
     lines = [table(head, rows), ""]
     for b in builds:
-        ir = {c: res.val("ir", section="cfgi", build=b, config=c)
-              for c in CFGI_CASES}
+        recs = {c: res.get(section="cfgi", build=b, config=c)
+                for c in CFGI_CASES}
+        ir = {c: r.get("ir") for c, r in recs.items()}
         full = ["%s %s" % (c, small_ratio(ir[c], ir["empty"]))
                 for c in ("other", "same") if ir[c] is not None]
-        binary = res.val("binary", section="cfgi", build=b, config="empty")
+        binary = recs["empty"].get("binary")
         if full or binary:
             lines.append("- %s%s%s" % (
                 b, " (`%s`)" % binary if binary else "",
@@ -413,16 +406,16 @@ def plot(res, path):
                                                   "patched")]
     width = 0.8 / len(bars)
     for i, (cfg, n, b) in enumerate(bars):
-        ys = [res.val("ns", **dict(qtest(cfg, n, op="read", size=s),
-                                   build=b)) or 0 for s in SIZES]
+        ys = [res.get(**dict(qtest(cfg, n, op="read", size=s),
+                             build=b)).get("ns") or 0 for s in SIZES]
         ax.bar([x + i * width for x in range(len(SIZES))], ys, width,
                label="%s %s" % (row_name(cfg, n), b),
                hatch="//" if b == "baseline" else None)
-    ax.set_yscale("log")
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(SIZES))])
-    ax.set_xticklabels([size_name(s) for s in SIZES])
-    ax.set_ylabel("ns per transfer (read, median)")
-    ax.set_title("DMA reads through the SMMU (qtest)")
+    ax.set(yscale="log",
+           xticks=[x + 0.4 - width / 2 for x in range(len(SIZES))],
+           xticklabels=[size_name(s) for s in SIZES],
+           ylabel="ns per transfer (read, median)",
+           title="DMA reads through the SMMU (qtest)")
     ax.legend(fontsize=7)
 
     recs = scaling_records(res)
@@ -431,16 +424,14 @@ def plot(res, path):
         xs = [r["pasids"] for r in recs]
         ax.plot(xs, [r.get("ns") for r in recs], "o-", label="ns / 4 KiB read")
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("live PASIDs (round robin)")
-        ax.set_ylabel("ns per transfer")
+        ax.set(xlabel="live PASIDs (round robin)", ylabel="ns per transfer")
         ax2 = ax.twinx()
         for key, style, color, label in (
                 ("cfg_hit_pct", "s--", "g", "config cache hit %"),
                 ("iotlb_hit_pct", "^--", "r", "IOTLB hit %")):
             ax2.plot(xs, [r.get(key) for r in recs], style, color=color,
                      label=label)
-        ax2.set_ylim(-5, 105)
-        ax2.set_ylabel("hit rate %")
+        ax2.set(ylim=(-5, 105), ylabel="hit rate %")
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
         ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="center left")
@@ -458,8 +449,8 @@ def plot(res, path):
         ax.set_xticks([i + 0.27 for i in x])
         ax.set_xticklabels(["%s\n%s" % (g["config"], g["build"])
                             for g in guest], fontsize=7)
-        ax.set_ylabel("seconds (median)")
-        ax.set_title("Guest: cold 256 MiB O_DIRECT read, boot")
+        ax.set(ylabel="seconds (median)",
+               title="Guest: cold 256 MiB O_DIRECT read, boot")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

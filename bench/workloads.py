@@ -61,12 +61,9 @@ WORKLOADS = (
     ("granule", "pasid-2lvl-64k", 1, OPS, SIZES, False),
     ("iotlb", "pasid-2lvl-4k", MISS_PASIDS, ("read",), SIZES, True),
     ("iotlb", "pasid-2lvl-64k", MISS_PASIDS, ("read",), SIZES, False),
-    ("cdtable", "pasid-2lvl-4k", 1, ("read",), (4 * KiB,), False),
-    ("cdtable", "pasid-2lvl-4k", CFGMISS_PASIDS, ("read",), (4 * KiB,),
-     False),
-    ("cdtable", "pasid-linear-4k", 1, ("read",), (4 * KiB,), False),
-    ("cdtable", "pasid-linear-4k", CFGMISS_PASIDS, ("read",), (4 * KiB,),
-     False),
+    *(("cdtable", config, n, ("read",), (4 * KiB,), False)
+      for config in ("pasid-2lvl-4k", "pasid-linear-4k")
+      for n in (1, CFGMISS_PASIDS)),
 )
 
 # The cfgi section: what the configuration cache holds when a pair
@@ -123,16 +120,13 @@ TARGETS = (
          den=dict(section="main", build="baseline", pasids=0),
          over=cross(config=("no-iommu", "bypass", "s1-4k"), op=OPS,
                     size=SIZES), metrics=("ir", "ns"), most=1.02),
-    dict(title="stage 1 with IOTLB hits, 64 KiB, 4 KB granule: >= 0.8x "
-         "the throughput of no IOMMU",
-         num=qtest("no-iommu", size=64 * KiB),
-         den=qtest("s1-4k", size=64 * KiB),
-         over=cross(op=OPS), metrics=("ns",), least=0.8),
-    dict(title="stage 1 with IOTLB hits, 64 KiB, 64 KB granule: >= 0.8x "
-         "the throughput of no IOMMU",
-         num=qtest("no-iommu", size=64 * KiB),
-         den=qtest("s1-64k", section="granule", size=64 * KiB),
-         over=cross(op=OPS), metrics=("ns",), least=0.8),
+    *(dict(title="stage 1 with IOTLB hits, 64 KiB, %s granule: >= 0.8x "
+           "the throughput of no IOMMU" % granule,
+           num=qtest("no-iommu", size=64 * KiB),
+           den=qtest(config, section=section, size=64 * KiB),
+           over=cross(op=OPS), metrics=("ns",), least=0.8)
+      for granule, config, section in (("4 KB", "s1-4k", "main"),
+                                       ("64 KB", "s1-64k", "granule"))),
     dict(title="N live PASIDs <= 1.5x one PASID while the working set fits "
          "the caches (config and IOTLB hits >= 99%)",
          num=qtest("pasid-2lvl-4k", section="scaling"),
@@ -200,12 +194,9 @@ NOTES = (
      "also decodes STE, L1CD and CD again (+{1:,.0f} more).  Beyond that "
      "the cost per transfer stays flat: it does not grow with the number "
      "of PASIDs, and neither does memory (peak RSS column).",
-     [dict(metric="ir", num=qtest("pasid-2lvl-4k", 4096, section="scaling"),
-           den=qtest("pasid-2lvl-4k", 256, section="scaling"), diff=True),
-      dict(metric="ir",
-           num=qtest("pasid-2lvl-4k", 65536, section="scaling"),
-           den=qtest("pasid-2lvl-4k", 4096, section="scaling"),
-           diff=True)]),
+     [dict(metric="ir", num=qtest("pasid-2lvl-4k", hi, section="scaling"),
+           den=qtest("pasid-2lvl-4k", lo, section="scaling"), diff=True)
+      for hi, lo in ((4096, 256), (65536, 4096))]),
     ("**Noise.** Rows no-iommu run the same code on both builds (the "
      "baseline has the test device's patches too), so their time ratios "
      "show this run's noise: {0:.2f} to {1:.2f}.  Time ratios inside that "

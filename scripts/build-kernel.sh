@@ -12,68 +12,55 @@ set -euo pipefail
 guest_env "$GUEST_DIR/guest.env" guest
 command -v "${KERNEL_CROSS}gcc" >/dev/null ||
     die "${KERNEL_CROSS}gcc missing: run 'make deps' (gcc-aarch64-linux-gnu)"
+[ -f "$KERNEL_FRAGMENT" ] || die "missing $KERNEL_FRAGMENT"
 
 upstream=${KERNEL_ORIG#linux_}
 upstream=${upstream%.orig.tar.xz}
-src=$KERNEL_DIR/linux-$upstream
-obj=$KERNEL_DIR/obj
+src=$KERNEL_DIR/linux-$upstream obj=$KERNEL_DIR/obj log=$KERNEL_DIR/build.log
 image=$obj/arch/arm64/boot/Image
-jobs=$(nproc)
+kmake() { make -C "$src" O="$obj" ARCH=arm64 CROSS_COMPILE="$KERNEL_CROSS" "$@" >>"$log" 2>&1; }
 
 # --- kernel: rebuilt only when what goes into it changed ---------------
-[ -f "$KERNEL_FRAGMENT" ] || die "missing $KERNEL_FRAGMENT"
 cc_version=$("${KERNEL_CROSS}gcc" -dumpfullversion)
 # (bump "recipe" when the way the kernel is built below changes)
 key=$( { echo "recipe 1: allnoconfig + fragment, Image headers"
          echo "$KERNEL_SRC_VERSION $KERNEL_ORIG_SHA256 gcc $cc_version"
          cat "$KERNEL_FRAGMENT"; } | sha256sum | cut -c1-16)
-kmake() {
-    make -C "$src" O="$obj" ARCH=arm64 CROSS_COMPILE="$KERNEL_CROSS" "$@"
-}
-
-# Debian's tarball, fetched once and checked
-fetch_source() {
-    local tarball=$CACHE_DIR/kernel/$KERNEL_ORIG log=$CACHE_DIR/kernel/apt-get-source.log
-    cached "$tarball" "$KERNEL_ORIG_SHA256" "$log" \
+if [ "$(cat "$obj/.pasid-key" 2>/dev/null)" = "$key" ] && [ -f "$image" ]; then
+    note "kernel: linux $upstream up to date (built in $(cat "$obj/.build-seconds") s)"
+else
+    # Debian's tarball, fetched once and checked
+    tarball=$CACHE_DIR/kernel/$KERNEL_ORIG fetch_log=$CACHE_DIR/kernel/apt-get-source.log
+    cached "$tarball" "$KERNEL_ORIG_SHA256" "$fetch_log" \
         apt-get source --download-only --tar-only "linux=$KERNEL_SRC_VERSION" ||
         die "no $KERNEL_ORIG with the pinned SHA256 from Debian's linux source" \
-            "$KERNEL_SRC_VERSION (log: $log). 'apt-cache showsrc linux | grep ^Version'" \
+            "$KERNEL_SRC_VERSION (log: $fetch_log). 'apt-cache showsrc linux | grep ^Version'" \
             "lists what the mirror has; pin a served version >= 6.15 in" \
             "scripts/config.sh (KERNEL_SRC_VERSION, KERNEL_ORIG, KERNEL_ORIG_SHA256)."
     if [ ! -f "$src/.unpacked" ]; then
         note "kernel: unpacking $KERNEL_ORIG"
-        rm -rf "$src"; mkdir -p "$KERNEL_DIR"
+        rm -rf "$src"
+        mkdir -p "$KERNEL_DIR"
         tar -xf "$tarball" -C "$KERNEL_DIR"
         [ -f "$src/Makefile" ] || die "$KERNEL_ORIG did not unpack to $src"
         touch "$src/.unpacked"
     fi
-}
 
-build_kernel() {
-    local start=$SECONDS missing
-    note "kernel: building linux $upstream for arm64 with $jobs jobs" \
-         "(log: $KERNEL_DIR/build.log)"
+    start=$SECONDS
+    note "kernel: building linux $upstream for arm64 with $(nproc) jobs (log: $log)"
     fresh_dir "$obj"
-    kmake KCONFIG_ALLCONFIG="$KERNEL_FRAGMENT" allnoconfig \
-        >"$KERNEL_DIR/build.log" 2>&1 || {
-        tail -n 30 "$KERNEL_DIR/build.log"; die "kernel configuration failed"; }
+    : > "$log"
+    kmake KCONFIG_ALLCONFIG="$KERNEL_FRAGMENT" allnoconfig || {
+        tail -n 30 "$log"; die "kernel configuration failed"; }
     # Kconfig drops a symbol whose dependencies are not met: every line of
     # the fragment must have survived, or the build is not worth starting.
     missing=$(grep '^CONFIG_' "$KERNEL_FRAGMENT" | grep -vxF -f "$obj/.config" || true)
     [ -z "$missing" ] || die "not in the kernel's .config (dependencies?):" $missing
-    kmake -j"$jobs" Image headers >>"$KERNEL_DIR/build.log" 2>&1 || {
-        tail -n 30 "$KERNEL_DIR/build.log"
-        die "kernel build failed (log: $KERNEL_DIR/build.log)"; }
+    kmake -j"$(nproc)" Image headers || {
+        tail -n 30 "$log"; die "kernel build failed (log: $log)"; }
     echo $((SECONDS - start)) > "$obj/.build-seconds"
     echo "$key" > "$obj/.pasid-key"
     note "kernel: built in $(cat "$obj/.build-seconds") s"
-}
-
-if [ "$(cat "$obj/.pasid-key" 2>/dev/null)" = "$key" ] && [ -f "$image" ]; then
-    note "kernel: linux $upstream up to date (built in $(cat "$obj/.build-seconds") s)"
-else
-    fetch_source
-    build_kernel
 fi
 
 # --- the test program and the initramfs (always: about a second) --------

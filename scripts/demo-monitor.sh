@@ -3,12 +3,10 @@
 # machine with the SMMUv3, ask the monitor what it sees, and exit.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
+. "$(dirname "$0")/guest-lib.sh"
 
-QEMU=$OBJ_DIR/qemu-system-aarch64
-[ -x "$QEMU" ] || die "$QEMU not built: run 'make build'"
+need_qemu
 SMMU_BASE=0x09050000    # VIRT_SMMU in hw/arm/virt.c
-EXTRA=${DEMO_QEMU_ARGS:-}
-
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # Bounded: the monitor's 'quit' ends the run; timeout is the backstop.
@@ -16,11 +14,11 @@ trap 'rm -f "$out"' EXIT
 printf '%s\n' "info qtree" "info mtree -f" "xp /1wx $SMMU_BASE" \
     "xp /1wx $((SMMU_BASE + 4))" "quit" |
     bounded 60 "$QEMU" -M virt,iommu=smmuv3 -cpu max -m 256M \
-        -display none -nic none -S -monitor stdio $EXTRA 2>&1 | tr -d '\r' >"$out" ||
+        -display none -nic none -S -monitor stdio 2>&1 | tr -d '\r' >"$out" ||
     { cat "$out"; die "QEMU did not run to the end of the demo"; }
 
 echo "== $("$QEMU" --version | head -n 1)"
-echo "== command: qemu-system-aarch64 -M virt,iommu=smmuv3 -cpu max $EXTRA"
+echo "== command: qemu-system-aarch64 -M virt,iommu=smmuv3 -cpu max"
 echo
 echo "-- info qtree: the SMMU device"
 grep -A8 'dev: arm-smmuv3' "$out" | sed 's/^/   /'

@@ -8,16 +8,16 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
-rc=0
+n=${DEMO_SSIDSIZE:-20}
+run=("$TOP/scripts/guest-boot.sh" --demo --ssidsize "$n") logs=guest-ssidsize$n
 if [ "${DEMO_STOCK:-0}" != 1 ] && [ -z "${GUEST_KERNEL:-}" ]; then
     if bash "$TOP/scripts/build-kernel.sh"; then
-        bash "$TOP/scripts/guest-vfio.sh" --demo || rc=$?
-        echo "   logs: build/test-logs/guest-vfio-0x100-0xfffff/ (serial.log, trace.log, command)"
-        exit $rc
+        run=("$TOP/scripts/guest-vfio.sh" --demo) logs=guest-vfio-0x100-0xfffff
+    else
+        echo "== no iommufd guest kernel (see above): Debian's stock kernel instead"
     fi
-    echo "== no iommufd guest kernel (see above): Debian's stock kernel instead"
 fi
-n=${DEMO_SSIDSIZE:-20}
-bash "$TOP/scripts/guest-boot.sh" --demo --ssidsize "$n" || rc=$?
-echo "   logs: build/test-logs/guest-ssidsize$n/ (serial.log, trace.log, command)"
+rc=0
+bash "${run[@]}" || rc=$?
+echo "   logs: build/test-logs/$logs/ (serial.log, trace.log, command)"
 exit $rc

@@ -4,7 +4,6 @@
 # checked against their SHA256), unpacked into $GUEST_DIR, and an
 # initramfs holding busybox, our init (tests/guest/init) and the modules
 # the test loads.  Writes $GUEST_DIR/guest.env for guest-boot.sh.
-#
 # Your own kernel instead: GUEST_KERNEL=/path/to/Image [GUEST_KCONFIG=
 # /path/to/.config] [GUEST_MODULES_DIR=dir with the .ko files to load].
 set -euo pipefail
@@ -14,27 +13,20 @@ set -euo pipefail
 DEB_CACHE=$CACHE_DIR/guest
 mkdir -p "$DEB_CACHE" "$GUEST_DIR"
 
-# fetch_deb POOL_PATH=SHA256: print the cached .deb, downloading it first.
-fetch_deb() {
-    local pool=${1%%=*} sha=${1#*=}
-    local f=$DEB_CACHE/${pool##*/}
-    cached "$f" "$sha" "$f.log" /usr/lib/apt/apt-helper -o APT::Sandbox::User=root \
-        download-file "$DEBIAN_MIRROR/$pool" "$f" "SHA256:$sha" && echo "$f"
-}
-
-# first_set VAR: the first set ("name|pool=sha,...") of array VAR whose
-# .debs all download; sets set_name and deb_files.
+# first_set VAR: the first set ("name|pool-path=sha256,...") of array VAR
+# whose .debs all download into the cache; sets set_name and deb_files.
 first_set() {
     local -n sets=$1
     local s d f list tried=()
     for s in "${sets[@]}"; do
         IFS=, read -r -a list <<<"${s#*|}"
-        deb_files=()
+        set_name=${s%%|*} deb_files=()
         for d in "${list[@]}"; do
-            f=$(fetch_deb "$d") || break
+            f=$DEB_CACHE/$(basename "${d%%=*}")
+            cached "$f" "${d#*=}" "$f.log" /usr/lib/apt/apt-helper -o APT::Sandbox::User=root \
+                download-file "$DEBIAN_MIRROR/${d%%=*}" "$f" "SHA256:${d#*=}" || break
             deb_files+=("$f")
         done
-        set_name=${s%%|*}
         [ ${#deb_files[@]} != ${#list[@]} ] || return 0
         tried+=("$set_name")
         echo "   $set_name: not available, trying the next one" >&2
@@ -79,28 +71,15 @@ for m in "${GUEST_MODULES[@]}"; do
 done
 
 # The kernel must have what the test relies on built in.
-if [ -n "${kconfig:-}" ]; then
-    for o in "${GUEST_KCONFIG_Y[@]}"; do
-        grep -qx "CONFIG_$o=y" "$kconfig" ||
-            die "$kname: CONFIG_$o=y is missing from $kconfig"
-    done
-fi
+for o in "${GUEST_KCONFIG_Y[@]}"; do
+    [ -z "$kconfig" ] || grep -qx "CONFIG_$o=y" "$kconfig" ||
+        die "$kname: CONFIG_$o=y is missing from $kconfig"
+done
 
 first_set GUEST_BUSYBOX_SETS
 bname=$set_name bdir=$GUEST_DIR/busybox
 unpack "$bdir" '*/bin/busybox'
 [ -x "$bdir/usr/bin/busybox" ] || die "no busybox in $bname"
-
-# The test device's register map for the init, from the one header that
-# defines it: A_<REG> offsets, R_<REG>_<FIELD>_SHIFT/_MASK and the
-# PASID_TESTDEV_* constants, as shell assignments.
-testdev_constants() {
-    awk '/^REG32\(/ { gsub(/[(),]/, " "); print "A_" $2 "=" $3 }
-        /^ *FIELD\(/ { gsub(/[(),]/, " ")
-            printf "R_%s_%s_SHIFT=%d R_%s_%s_MASK=0x%x\n", $2, $3, $4, $2, $3, (2 ^ $5 - 1) * 2 ^ $4 }
-        /^#define PASID_TESTDEV_[A-Z0-9_]+ +[0-9]/ { sub(/[UL]+$/, "", $3); print $2 "=" $3 }
-        /^ *PASID_TESTDEV_[A-Z0-9_]+ = [0-9]+,/ { sub(/,$/, "", $3); print $1 "=" $3 }' "$1"
-}
 
 # The initramfs: rebuilt on every run of this script (under a second;
 # 'make guest', which make check and make demo run first), so that a
@@ -113,8 +92,16 @@ mkdir -p "$stage"/{bin,dev,etc,proc,sys,lib/modules,lib/pasidtest}
 cp "$bdir/usr/bin/busybox" "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 install -m 755 "$TOP/tests/guest/init" "$stage/init"
-testdev_constants "$header" > "$stage/etc/pcie-pasid-testdev.sh"
 install -m 644 "$TOP"/tests/guest/*.sh "$stage/lib/pasidtest/"
+# The test device's register map for the init, from the one header that
+# defines it: A_<REG> offsets, R_<REG>_<FIELD>_SHIFT/_MASK and the
+# PASID_TESTDEV_* constants, as shell assignments.
+awk '/^REG32\(/ { gsub(/[(),]/, " "); print "A_" $2 "=" $3 }
+    /^ *FIELD\(/ { gsub(/[(),]/, " ")
+        printf "R_%s_%s_SHIFT=%d R_%s_%s_MASK=0x%x\n", $2, $3, $4, $2, $3, (2 ^ $5 - 1) * 2 ^ $4 }
+    /^#define PASID_TESTDEV_[A-Z0-9_]+ +[0-9]/ { sub(/[UL]+$/, "", $3); print $2 "=" $3 }
+    /^ *PASID_TESTDEV_[A-Z0-9_]+ = [0-9]+,/ { sub(/,$/, "", $3); print $1 "=" $3 }' \
+    "$header" > "$stage/etc/pcie-pasid-testdev.sh"
 for f in "${mods[@]}"; do
     case "$f" in
     *.xz) xz -dc "$f" > "$stage/lib/modules/$(basename "$f" .xz)";;

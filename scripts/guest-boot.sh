@@ -67,19 +67,19 @@ ok=0; [ "$guest_sha" = "$guest_disk_sha" ] && ok=1
 check "virtio-blk DMA through the SMMU" $ok "guest sha256 ${guest_sha:0:16}… host ${guest_disk_sha:0:16}… ($(marker disk))"
 
 # --- what QEMU saw --------------------------------------------------------
-# The first smmuv3_select_cd line for SID and SSID.
-select_cd_line() { grep -m1 "^smmuv3_select_cd sid=$1 ssid=$2 " "$trace"; }
-# The CD fetched right after it.
+# cd_after SSID: the CD fetched right after the test device's first
+# smmuv3_select_cd for SSID.
 cd_after() {
-    grep -A3 -m1 "^smmuv3_select_cd sid=$1 ssid=$2 " "$trace" |
+    grep -A3 -m1 "^smmuv3_select_cd sid=$TESTDEV_SID ssid=$1 " "$trace" |
         sed -n 's/^smmuv3_get_cd CD \([0-9]*\) .*/\1/p' | head -n 1
 }
-# The first event recorded after the test device's run with tagged=$1.
+# event_after 0|1: the first event recorded after the test device's run
+# with that "tagged".
 event_after() {
     sed -n "/^pasid_testdev_run.* tagged $1 /,\$p" "$trace" | trace_events | head -n 1
 }
 
-ste=$(select_cd_line $TESTDEV_SID 0xffffffff)
+ste=$(select_cd $TESTDEV_SID 0xffffffff)
 cdmax=$(echo "$ste" | trace_field S1CDMax) fmt=$(echo "$ste" | trace_field S1Fmt)
 dss=$(echo "$ste" | trace_field S1DSS)
 ok=0; [ "$cdmax" = "$exp_bits" ] && ok=1
@@ -94,7 +94,7 @@ fi
 check "CD table: $exp_fmt_name" $ok \
     "S1Fmt=${fmt:-?} S1DSS=${dss:-?}$([ $exp_bits = 0 ] || echo " (want S1Fmt=$exp_fmt, S1DSS=2: untagged DMA uses CD 0)")"
 
-cd0=$(cd_after $TESTDEV_SID 0xffffffff)
+cd0=$(cd_after 0xffffffff)
 ev=$(event_after 0)
 gsaw=$(guest_event after_probe 0x10)
 ok=0; [ "$cd0" = 0 ] && [ "$ev" = F_TRANSLATION ] && [ "${gsaw#* }" = "SSV=0 SSID=0x0" ] && ok=1
@@ -102,7 +102,7 @@ check "untagged DMA used CD 0" $ok \
     "QEMU: CD ${cd0:-?}, then ${ev:-no event} (nothing mapped at the IOVA); guest read F_TRANSLATION ${gsaw:-: none}"
 
 if [ "$ssidsize" -gt 0 ]; then
-    want=C_BAD_CD want_id=0x0a want_rec="SSV=1 SSID=0x5"; cd5=$(cd_after $TESTDEV_SID 0x5)
+    want=C_BAD_CD want_id=0x0a want_rec="SSV=1 SSID=0x5"; cd5=$(cd_after 0x5)
 else
     # No SSV in C_BAD_SUBSTREAMID: its SubstreamID is always valid (7.3.9)
     want=C_BAD_SUBSTREAMID want_id=0x08 want_rec="SSV=0 SSID=0x5" cd5=none
@@ -119,7 +119,7 @@ nev=$(sed -n '/^pasid_testdev_run/,$p' "$trace" | trace_events | wc -l)
 ok=0; [ "$nev" = 2 ] && ok=1
 check "one event per refused 4 KiB write" $ok "QEMU recorded $nev for the two probes"
 
-dcdmax=$(select_cd_line $DISK_SID 0xffffffff | trace_field S1CDMax)
+dcdmax=$(select_cd $DISK_SID 0xffffffff | trace_field S1CDMax)
 ok=0; [ "$dcdmax" = 0 ] && ok=1
 check "virtio-blk STE: single CD" $ok "S1CDMax=$dcdmax (no PASID capability)"
 

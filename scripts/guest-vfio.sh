@@ -6,9 +6,7 @@
 # the data each time.  Its verdicts are cross-checked with QEMU's trace
 # (which CD each DMA used, where the IOVA landed, the invalidations and
 # events) and with the event records the guest kernel received.
-#
 #   guest-vfio.sh [--demo] [--pasids A B] [--no-trace]
-#
 # Logs in $BUILD_DIR/test-logs/guest-vfio-A-B/; GUEST_TIMEOUT (300 s).
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
@@ -65,8 +63,8 @@ check "virtio-blk DMA while attached" $ok \
 # Tag a: 1 write, 2 read, 3 refused write.  Tag b: 1 write, 2 read, 3-4
 # after the detach, 5-6 after the move to a's tables, 7-8 after the unmap.
 # Untagged: 1 write, 2 read, 3-4 after the detach, 5 refused write.
-# split_runs: the trace of each in $out/runs/TAG-N, the trace since the
-# transfer before it in TAG-N.before.
+# split_runs: the trace of each in $out/runs/TAG-N (run_trace TAG N), the
+# trace since the transfer before it in TAG-N.before (run_trace TAG N .before).
 split_runs() {
     mkdir -p "$out/runs"
     awk -v dir="$out/runs" '
@@ -78,20 +76,18 @@ split_runs() {
             buf = ""; next }
         { buf = buf $0 "\n"; if (cur) print > cur }' "$trace"
 }
-run_trace() { cat "$out/runs/$1-$2" 2>/dev/null; }    # run_trace TAG N
-before_run() { cat "$out/runs/$1-$2.before" 2>/dev/null; }
-# "CD n -> PA" of a transfer's trace: the CD fetched for the test
+run_trace() { cat "$out/runs/$1-$2${3:-}" 2>/dev/null; }
+# cd_pa TAG N: "CD n -> PA" of a transfer: the CD fetched for the test
 # device's StreamID (the disk's DMA may interleave) and where IOVA went.
 cd_pa() {
-    local t cd pa
-    t=$(cat)
-    cd=$(echo "$t" | awk -v sel="^smmuv3_select_cd sid=$TESTDEV_SID " '
+    local cd pa
+    cd=$(run_trace "$1" "$2" | awk -v sel="^smmuv3_select_cd sid=$TESTDEV_SID " '
         $0 ~ sel { s = 1; next } s && /^smmuv3_get_cd CD/ { print $3; exit }')
-    pa=$(echo "$t" | grep "^smmuv3_translate_success .* sid=$TESTDEV_SID iova=$IOVA " |
+    pa=$(run_trace "$1" "$2" | grep "^smmuv3_translate_success .* sid=$TESTDEV_SID iova=$IOVA " |
         trace_field translated)
     echo "CD ${cd:-cached} -> ${pa:-none}"
 }
-event_of() { trace_events | head -n 1; }
+event_of() { run_trace "$1" "$2" | trace_events | head -n 1; }    # event_of TAG N
 count_cfgi() {  # count_cfgi SSID: CMD_CFGI_CD lines for it on stdin
     grep -c "^smmuv3_cmdq_cfgi_cd sid=$TESTDEV_SID ssid=$(printf 0x%x $(($1))) "
 }
@@ -99,19 +95,16 @@ count_cfgi() {  # count_cfgi SSID: CMD_CFGI_CD lines for it on stdin
 if [ $traced = 1 ]; then
     split_runs
     a=$((pasid_a)) b=$((pasid_b))
-    ste=$(grep -m1 "^smmuv3_select_cd sid=$TESTDEV_SID " "$trace")
+    ste=$(select_cd "$TESTDEV_SID")
     cdmax=$(echo "$ste" | trace_field S1CDMax) fmt=$(echo "$ste" | trace_field S1Fmt)
     ok=0; [ "$cdmax" = $SSIDSIZE ] && [ "$fmt" = 2 ] && ok=1
     check "STE: 2-level CD table, 20 SSID bits" $ok "S1CDMax=${cdmax:-?} S1Fmt=${fmt:-?}"
 
     # The first write with each tag: the CD it used and where IOVA landed.
-    pa_a=$(run_trace $a 1 | cd_pa)
-    pa_b=$(run_trace $b 1 | cd_pa)
-    pa_u=$(run_trace none 1 | cd_pa)
-    ok=0
-    [ "${pa_a##* }" != none ] && [ "${pa_b##* }" != none ] && [ "${pa_u##* }" != none ] &&
-        [ "${pa_a##* }" != "${pa_b##* }" ] && [ "${pa_a##* }" != "${pa_u##* }" ] &&
-        [ "${pa_b##* }" != "${pa_u##* }" ] && ok=1
+    pa_a=$(cd_pa $a 1) pa_b=$(cd_pa $b 1) pa_u=$(cd_pa none 1)
+    # three pages, none of them "none"
+    pages=$(printf '%s\n' "${pa_a##* }" "${pa_b##* }" "${pa_u##* }" | grep -vx none | sort -u | wc -l)
+    ok=0; [ "$pages" = 3 ] && ok=1
     check "same IOVA, three pages" $ok \
         "IOVA $IOVA: PASID $pasid_a $pa_a, PASID $pasid_b $pa_b, untagged $pa_u"
     ok=0
@@ -121,8 +114,8 @@ if [ $traced = 1 ]; then
 
     # Detach: Linux clears CD[a] and invalidates it before PASID a's next
     # write, which then finds an invalid CD.
-    inv=$(before_run $a 3 | count_cfgi "$pasid_a")
-    ev_detach=$(run_trace $a 3 | event_of)
+    inv=$(run_trace $a 3 .before | count_cfgi "$pasid_a")
+    ev_detach=$(event_of $a 3)
     done_line=$(run_trace $a 3 | grep -m1 '^pasid_testdev_done')
     ok=0; [ "$inv" -ge 1 ] && [ "$ev_detach" = C_BAD_CD ] && ok=1
     check "detached PASID: C_BAD_CD" $ok \
@@ -130,16 +123,16 @@ if [ $traced = 1 ]; then
 
     # Replacement: CD[b] rewritten and invalidated, then PASID b's write
     # goes where PASID a's first write went.
-    inv=$(before_run $b 5 | count_cfgi "$pasid_b")
-    pa_moved=$(run_trace $b 5 | cd_pa)
+    inv=$(run_trace $b 5 .before | count_cfgi "$pasid_b")
+    pa_moved=$(cd_pa $b 5)
     ok=0; [ "$inv" -ge 1 ] && [ "${pa_moved##* }" = "${pa_a##* }" ] && ok=1
     check "PASID b moved to a's tables" $ok \
         "CMD_CFGI_CD for SSID $pasid_b at the attach: ${inv}x; then its write: $pa_moved (PASID a's page ${pa_a##* })"
 
     # Unmap: Linux invalidates the IOVA (by address or the whole ASID),
     # and the next untagged write misses in the page tables.
-    tlbi=$(before_run none 5 | grep -E "^smmuv3_range_inval .* addr=$IOVA |^smmuv3_cmdq_tlbi_nh_asid" | head -n 1)
-    ev_unmap=$(run_trace none 5 | event_of)
+    tlbi=$(run_trace none 5 .before | grep -E "^smmuv3_range_inval .* addr=$IOVA |^smmuv3_cmdq_tlbi_nh_asid" | head -n 1)
+    ev_unmap=$(event_of none 5)
     ok=0; [ -n "$tlbi" ] && [ "$ev_unmap" = F_TRANSLATION ] && ok=1
     check "unmapped IOVA: F_TRANSLATION" $ok \
         "after the unmap: ${tlbi:-no TLB invalidation}; then the untagged write: ${ev_unmap:-no event}"

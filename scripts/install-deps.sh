@@ -18,9 +18,6 @@ HOST_PKGS=(build-essential git ninja-build pkg-config libglib2.0-dev
 BACKPORT_PKGS=(meson python3-pycotap)
 MESON_MIN=1.5
 
-SRC_LIST=/etc/apt/sources.list.d/qemu-pasid-src.sources
-BPO_LIST=/etc/apt/sources.list.d/qemu-pasid-backports.sources
-
 missing() {
     local p
     for p in "$@"; do
@@ -28,7 +25,6 @@ missing() {
             grep -q '^install ok installed$' || echo "$p"
     done
 }
-
 meson_ok() {
     command -v meson >/dev/null &&
         dpkg --compare-versions "$(meson --version)" ge "$MESON_MIN"
@@ -47,33 +43,32 @@ add_source() {
 # narrow amd64-only bookworm-backports entry.  sid binaries are never added
 # for the host architecture, so no install can pull host upgrades from sid.
 need_update=0
-add_source "$SRC_LIST" "Types: deb-src" "Suites: sid"
-add_source "$BPO_LIST" "Types: deb" "Suites: bookworm-backports" "Architectures: amd64"
+add_source /etc/apt/sources.list.d/qemu-pasid-src.sources "Types: deb-src" "Suites: sid"
+add_source /etc/apt/sources.list.d/qemu-pasid-backports.sources \
+    "Types: deb" "Suites: bookworm-backports" "Architectures: amd64"
 
-want_host=$(missing "${HOST_PKGS[@]}")
-want_bpo=$(missing "${BACKPORT_PKGS[@]}")
-meson_ok || want_bpo="$want_bpo meson"
+mapfile -t want_host < <(missing "${HOST_PKGS[@]}")
+mapfile -t want_bpo < <(missing "${BACKPORT_PKGS[@]}")
+meson_ok || want_bpo+=(meson)
 # A usable apt list for deb-src is needed by tree.sh fetch too.
-if ! apt-cache showsrc "$QEMU_SRC_PKG" 2>/dev/null | grep -qx "Version: $QEMU_SRC_VERSION"; then
-    need_update=1
-fi
+apt-cache showsrc "$QEMU_SRC_PKG" 2>/dev/null | grep -qx "Version: $QEMU_SRC_VERSION" || need_update=1
 
-if [ -z "$want_host$want_bpo" ] && [ $need_update = 0 ]; then
+if [ ${#want_host[@]} = 0 ] && [ ${#want_bpo[@]} = 0 ] && [ $need_update = 0 ]; then
     note "dependencies: all installed"
     exit 0
 fi
-[ "$(id -u)" = 0 ] || die "missing packages: $want_host $want_bpo (run 'make deps' as root)"
+[ "$(id -u)" = 0 ] || die "missing packages: ${want_host[*]} ${want_bpo[*]} (run 'make deps' as root)"
 
 export DEBIAN_FRONTEND=noninteractive
 note "apt-get update"
 apt-get update -qq || die "apt-get update failed"
-if [ -n "$want_host" ]; then
-    note "installing: $(echo $want_host)"
-    apt-get install -y -qq --no-install-recommends $want_host
+if [ ${#want_host[@]} != 0 ]; then
+    note "installing: ${want_host[*]}"
+    apt-get install -y -qq --no-install-recommends "${want_host[@]}"
 fi
-if [ -n "$(echo $want_bpo)" ]; then
-    note "installing from bookworm-backports: $(echo $want_bpo)"
-    apt-get install -y -qq --no-install-recommends -t bookworm-backports $want_bpo
+if [ ${#want_bpo[@]} != 0 ]; then
+    note "installing from bookworm-backports: ${want_bpo[*]}"
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports "${want_bpo[@]}"
 fi
 meson_ok || die "meson >= $MESON_MIN not available (bookworm-backports)"
 note "dependencies: done (meson $(meson --version))"

@@ -27,7 +27,6 @@ import time
 from qemu.machine import QEMUMachine
 from qemu.machine.machine import AbnormalShutdown
 
-ALL = ['vmstate', 'p0-u', 'u-p0', 'layout', 'p20-p20', 'p20-p0', 'p20-u']
 TICK = re.compile(r'^(?:\[[ 0-9.]*\] )?@@ tick (\d+) sha256=(\w+) '
                   r'smmu_events=(\d+)\r?$', re.M)
 # What vmstate-static-checker.py reports from patched to unpatched, by
@@ -50,7 +49,7 @@ class Guest(QEMUMachine):
     console in OUT/NAME.serial, QEMU's own output (the SMMU's complaints
     and events) in OUT/NAME.log."""
 
-    def __init__(self, name, kind, *extra):
+    def __init__(self, name, kind):
         patched = kind.startswith('patched:')
         super().__init__(opt.patched if patched else opt.unpatched,
                          name=name, log_dir=opt.out)
@@ -64,7 +63,7 @@ class Guest(QEMUMachine):
             '-device', 'virtio-blk-pci,drive=disk0,addr=03.0,'
             'disable-legacy=on,iommu_platform=on',
             '-d', 'guest_errors,trace:smmuv3_record_event',
-            '-serial', f'file:{self.serial}', *extra)
+            '-serial', f'file:{self.serial}')
         if patched:
             self.add_args('-global', 'arm-smmuv3.ssidsize=' + kind.split(':')[1])
 
@@ -102,6 +101,7 @@ class Guest(QEMUMachine):
     def load(self, state):
         """Start with -incoming defer and load STATE; exit-on-error off,
         so that QEMU stays to tell why a load failed."""
+        self.add_args('-S', '-incoming', 'defer')
         self.launch()
         self.cmd('migrate-incoming', uri=f'file:{state}', exit_on_error=False)
         self.poll('end of the migration', self.migrated)
@@ -139,7 +139,7 @@ def migrate(case, src, dst, want_ssid):
     if has_ssid != want_ssid:
         raise Failed(f"stream {'has' if has_ssid else 'lacks'} 'smmuv3/ssid'")
     t1 = time.monotonic()
-    with Guest(f'{case}-dst', dst, '-S', '-incoming', 'defer') as vm:
+    with Guest(f'{case}-dst', dst) as vm:
         vm.load(state_of(case))
         vm.cmd('cont')
         vm.wait_ticks(last + 2)
@@ -186,7 +186,7 @@ def layout():
 
 def refuse(case, dst, want):
     """p20-p20's stream loaded into DST must fail, saying WANT."""
-    with Guest(f'{case}-dst', dst, '-S', '-incoming', 'defer') as vm:
+    with Guest(f'{case}-dst', dst) as vm:
         try:
             vm.load(state_of('p20-p20'))
         except Failed as e:
@@ -200,18 +200,15 @@ def refuse(case, dst, want):
     return f"p20-p20 stream -> {dst}: refused, '{said[0]}'"
 
 
-def checker(src, dst):
-    """What vmstate-static-checker.py says from dump SRC to dump DST."""
-    return subprocess.run([sys.executable, opt.checker, '-s', src, '-d', dst],
-                          capture_output=True, text=True, timeout=60,
-                          check=False).stdout.splitlines()
-
-
 def vmstate():
     """vmstate-static-checker.py: nothing from unpatched to patched, only
     PATCHED_ONLY from patched to unpatched - beyond what it says of a
     binary against itself (10.2.2's sd-card has two subsections of one
     name, which the checker, matching them by name, compares crosswise)."""
+    def checker(src, dst):
+        return subprocess.run([sys.executable, opt.checker, '-s', src, '-d', dst],
+                              capture_output=True, text=True, timeout=60,
+                              check=False).stdout.splitlines()
     dump = {k: f'{opt.out}/{k}.vmstate.json' for k in ('patched', 'unpatched')}
     for kind in dump:
         subprocess.run([getattr(opt, kind), '-M', 'virt,iommu=smmuv3',
@@ -238,6 +235,8 @@ CASES = {
     'p20-u': lambda: refuse('p20-u', 'unpatched', "VM subsection "
                             "'smmuv3/ssid' in 'smmuv3' does not exist"),
 }
+# The streams a case loads, which other cases save
+NEEDS = {'layout': ['p0-u', 'u-p0'], 'p20-p0': ['p20-p20'], 'p20-u': ['p20-p20']}
 
 
 def run(case):
@@ -259,21 +258,16 @@ def main():
     for name in ('patched', 'unpatched', 'kernel', 'initrd', 'disk', 'out', 'checker'):
         ap.add_argument('--' + name, required=True)
     ap.add_argument('--timeout', type=int, default=300)
-    ap.add_argument('cases', nargs='*', default=ALL[:], help=' '.join(ALL))
+    ap.add_argument('cases', nargs='*', default=list(CASES), help=' '.join(CASES))
     ap.parse_args(namespace=opt)
-    if set(opt.cases) - set(ALL):
-        ap.error('cases: ' + ' '.join(ALL))
+    if set(opt.cases) - set(CASES):
+        ap.error('cases: ' + ' '.join(CASES))
     with open(opt.disk, 'rb') as f:
         opt.disk_sha = hashlib.sha256(f.read()).hexdigest()
-    # The layout compares p0-u's and u-p0's streams.
-    if 'layout' in opt.cases:
-        opt.cases += ['p0-u', 'u-p0']
-    # The refusals load p20-p20's stream.
-    if {'p20-p0', 'p20-u'} & set(opt.cases):
-        opt.cases.append('p20-p20')
+    opt.cases += [n for case in opt.cases for n in NEEDS.get(case, [])]
     # A TERM (a timeout) ends the QEMUs too, through the 'with' blocks.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    for case in ALL:
+    for case in CASES:
         if case in opt.cases:
             run(case)
 

@@ -9,11 +9,8 @@ set -uo pipefail
 . "$(dirname "$0")/config.sh"
 
 quick=0
-case ${1:-} in
---quick) quick=1;;
-'') ;;
-*) die "usage: $0 [--quick]";;
-esac
+[ "${1:-}" != --quick ] || { quick=1; shift; }
+[ $# = 0 ] || die "usage: $0 [--quick]"
 QTEST_TIMEOUT=${QTEST_TIMEOUT:-900}
 LOG_DIR=$BUILD_DIR/test-logs
 fresh_dir "$LOG_DIR"
@@ -38,7 +35,7 @@ run_test() {
 # is an extended regex: only the test paths matching it run; with a
 # leading '!', the paths matching it are left out (and listed).
 qtest() {
-    local exe=$OBJ_DIR/tests/qtest/$2 filter=${3:-} paths=() rc why slow=()
+    local exe=$OBJ_DIR/tests/qtest/$2 filter=${3:-} paths=() rc why slow=() not=()
     # GLib's -m slow runs the quick cases and the slow ones.  QEMU's own
     # qtests keep their default (quick) mode, as QEMU's 'make check' does:
     # qom-test's slow mode alone takes 15 minutes on 2 cores.
@@ -49,25 +46,18 @@ qtest() {
     export QTEST_QEMU_BINARY=$OBJ_DIR/qemu-system-$1
     export MALLOC_PERTURB_=$(( (RANDOM % 255) + 1 ))
     if [ -n "$filter" ]; then
+        [ "${filter:0:1}" != '!' ] || { not=(-v); filter=${filter:1}; }
         # (-l lists the slow cases too only with -m slow)
         mapfile -t paths < <("$exe" -l "${slow[@]}" | grep '^/')
-        if [ "${filter:0:1}" = '!' ]; then
-            echo "# left out: $(printf '%s\n' "${paths[@]}" | grep -E -- "${filter:1}" | tr '\n' ' ')"
-            mapfile -t paths < <(printf '%s\n' "${paths[@]}" | grep -v -E -- "${filter:1}")
-        else
-            mapfile -t paths < <(printf '%s\n' "${paths[@]}" | grep -E -- "$filter")
-        fi
-        [ ${#paths[@]} -gt 0 ] || { echo "no test path matches '$filter'"; return 1; }
+        [ ${#not[@]} = 0 ] ||
+            echo "# left out: $(printf '%s\n' "${paths[@]}" | grep -E -- "$filter" | tr '\n' ' ')"
+        mapfile -t paths < <(printf '%s\n' "${paths[@]}" | grep "${not[@]}" -E -- "$filter")
+        [ ${#paths[@]} -gt 0 ] || { echo "no test path matches '$3'"; return 1; }
     fi
     bounded "$QTEST_TIMEOUT" "$exe" --tap -k "${slow[@]}" "${paths[@]/#/-p=}"
     rc=$?
     why=$(tap_problem "$(log_of "qtest-$1-$2")" $rc "$QTEST_TIMEOUT")
     [ -z "$why" ] || { echo "$why"; return 1; }
-}
-
-# checkpatch PATCH: errors fail; warnings are listed below the verdict.
-checkpatch() {
-    perl "$WORK_TREE/scripts/checkpatch.pl" --no-tree "$PATCH_DIR/$1"
 }
 
 note "qtests$([ $quick = 1 ] && echo ', quick cases only')"
@@ -76,13 +66,14 @@ for q in "${QTESTS[@]}"; do
     run_test "qtest-$arch-$bin" qtest "$arch" "$bin" "$filter"
 done
 
+# checkpatch: errors fail; warnings are listed below the verdict.
 note "checkpatch over patches/"
 warn=0
 while read -r p; do
-    run_test "checkpatch-${p%.patch}" checkpatch "$p"
-    w=$(grep -c '^WARNING' "$(log_of "checkpatch-${p%.patch}")")
-    [ "$w" = 0 ] || grep -A3 '^WARNING' "$(log_of "checkpatch-${p%.patch}")" | sed 's/^/    warning| /'
-    warn=$((warn + w))
+    name=checkpatch-${p%.patch}
+    run_test "$name" perl "$WORK_TREE/scripts/checkpatch.pl" --no-tree "$PATCH_DIR/$p"
+    grep -A3 '^WARNING' "$(log_of "$name")" | sed 's/^/    warning| /'
+    warn=$((warn + $(grep -c '^WARNING' "$(log_of "$name")")))
 done < <(series_patches)
 [ $warn = 0 ] || echo "checkpatch: $warn warning(s) listed above"
 

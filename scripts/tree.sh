@@ -12,6 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/config.sh"
 
 SYNC_STAMP=$WORK_TREE/.git/pasid-synced-patches
+SYNC_HEAD=$WORK_TREE/.git/pasid-synced-head
 # 'git format-patch' output that depends only on the commits: no hashes,
 # no git version, no "n/m" (a new patch would rewrite every subject), full
 # blob ids (abbreviations depend on the repository's size).
@@ -19,6 +20,7 @@ FORMAT_PATCH_OPTS=(--zero-commit --no-signature --no-numbered --no-thread
                    --full-index --no-cover-letter --stat=80)
 
 wt() { git -C "$WORK_TREE" "$@"; }
+uncommitted() { wt status --porcelain --untracked-files=no; }
 
 # Hash of what patches/ holds (series + the files it lists).
 patches_hash() {
@@ -30,8 +32,7 @@ patches_hash() {
 export_into() {
     mkdir -p "$1"
     wt -c core.quotepath=off format-patch "${FORMAT_PATCH_OPTS[@]}" \
-        -o "$1" "$BASE_TAG..HEAD" >/dev/null
-    (cd "$1" && ls -1 *.patch 2>/dev/null | sort > series) || true
+        -o "$1" "$BASE_TAG..HEAD" | sed 's|.*/||' > "$1/series"
 }
 
 # One word for the state of the work tree against patches/:
@@ -45,16 +46,14 @@ tree_state() {
     if [ ! -d "$WORK_TREE/.git" ] || ! wt rev-parse -q --verify "$BASE_TAG" >/dev/null; then
         echo missing; return
     fi
-    local tmp same=0 dirty=0 pchanged=0
+    local tmp same=0
     tmp=$(mktemp -d)
     export_into "$tmp"
     [ "$(patches_hash)" = "$(PATCH_DIR=$tmp patches_hash)" ] && same=1
     rm -rf "$tmp"
-    [ -z "$(wt status --porcelain --untracked-files=no)" ] || dirty=1
-    [ "$(cat "$SYNC_STAMP" 2>/dev/null)" = "$(patches_hash)" ] || pchanged=1
-    if [ $same = 1 ] && [ $dirty = 0 ]; then echo synced
-    elif [ $pchanged = 0 ]; then echo ahead
-    elif [ $same = 0 ] && wt diff --quiet && [ "$(cat "$WORK_TREE/.git/pasid-synced-head" 2>/dev/null)" = "$(wt rev-parse HEAD)" ]; then
+    if [ $same = 1 ] && [ -z "$(uncommitted)" ]; then echo synced
+    elif [ "$(cat "$SYNC_STAMP" 2>/dev/null)" = "$(patches_hash)" ]; then echo ahead
+    elif [ $same = 0 ] && wt diff --quiet && [ "$(cat "$SYNC_HEAD" 2>/dev/null)" = "$(wt rev-parse HEAD)" ]; then
         echo behind
     else echo diverged
     fi
@@ -62,7 +61,7 @@ tree_state() {
 
 mark_synced() {
     patches_hash > "$SYNC_STAMP"
-    wt rev-parse HEAD > "$WORK_TREE/.git/pasid-synced-head"
+    wt rev-parse HEAD > "$SYNC_HEAD"
 }
 
 # Debian's source package at the pinned version, downloaded once and
@@ -131,30 +130,28 @@ export_patches() {
         [ "${FORCE:-0}" = 1 ] || die "patches/ changed since the work tree was made (git pull?): exporting would overwrite it.
 Re-create the tree with 'make src', or export anyway with 'make export FORCE=1'.";;
     esac
-    [ -z "$(wt status --porcelain --untracked-files=no)" ] ||
+    [ -z "$(uncommitted)" ] ||
         echo "warning: uncommitted changes in $WORK_TREE are not exported (commit them first)" >&2
     tmp=$(mktemp -d)
     export_into "$tmp"
     mkdir -p "$PATCH_DIR"
     rm -f "$PATCH_DIR"/*.patch "$PATCH_DIR/series"
-    cp "$tmp"/* "$PATCH_DIR"/ 2>/dev/null || true
-    [ -f "$PATCH_DIR/series" ] || : > "$PATCH_DIR/series"
+    # (export_into writes a series, empty without commits)
+    cp "$tmp"/* "$PATCH_DIR"/
     rm -rf "$tmp"
     mark_synced
     note "exported $(grep -c . "$PATCH_DIR/series" || true) patch(es) to patches/"
 }
 
 status() {
-    local state dirty
-    state=$(tree_state)
-    [ "$state" != missing ] || { echo "work tree: none ('make src' creates it from patches/)"; return; }
+    local dirty
     echo "work tree: $WORK_TREE"
     echo "base:      $BASE_TAG ($QEMU_SRC_PKG $QEMU_SRC_VERSION)"
     echo "commits:   $(wt rev-list --count "$BASE_TAG..HEAD") on top of the base; patches/ lists $(series_patches | wc -l)"
     wt log --oneline "$BASE_TAG..HEAD" | sed 's/^/  /'
-    dirty=$(wt status --porcelain --untracked-files=no)
+    dirty=$(uncommitted)
     [ -z "$dirty" ] || { echo "uncommitted changes:"; echo "$dirty" | sed 's/^/  /'; }
-    case $state in
+    case $1 in
     synced)   echo "state: SYNCED - patches/ matches the work tree" ;;
     ahead)    echo "state: AHEAD - the work tree has work not in patches/: commit it, then 'make export' and commit patches/" ;;
     behind)   echo "state: BEHIND - patches/ changed since the tree was made: 'make src' updates the tree" ;;
@@ -163,12 +160,13 @@ status() {
 }
 
 cmd=${1:-} state=
-case $cmd in create|ensure) state=$(tree_state);; esac
+case $cmd in create|ensure|status) state=$(tree_state);; esac
 [ "$cmd ${2:-}" != "create --force" ] || state=forced
 case $cmd/$state in
 fetch/) fetch;;
 export/) export_patches;;
-status/) status;;
+status/missing) echo "work tree: none ('make src' creates it from patches/)";;
+status/*) status "$state";;
 ensure/synced) ;;
 ensure/ahead) note "work tree has work not exported to patches/: building it as is ('make status')";;
 */diverged) die "both the work tree ($WORK_TREE) and patches/ changed since the last sync.
