@@ -63,7 +63,7 @@ sanitize-build: tree
 	@bash $(S)/build-sanitize.sh
 
 unpatched: tree
-	@bash $(S)/build-unpatched.sh
+	@bash $(S)/build.sh unpatched
 
 check: build guest sanitize-build unpatched
 	@bash $(S)/run-checks.sh
@@ -89,7 +89,7 @@ check-series: build
 # The benchmark (bench/, scripts/bench*.sh); its qtest baseline is 10.2.2
 # plus only the patches bench-config.sh names (build/obj-bench-base).
 bench-base: tree
-	@bash $(S)/bench-base.sh
+	@bash $(S)/build.sh bench-base
 
 bench: build guest unpatched bench-base
 	@bash $(S)/bench.sh

@@ -53,22 +53,18 @@ TD_OPS = {"read": TD.PASID_TESTDEV_OP_READ, "write": TD.PASID_TESTDEV_OP_WRITE}
 TD_PCI_ID = 0x00151b36          # 1b36:0015
 
 # virt machine with highmem=off (the addresses smmuv3-test uses)
-SMMU_BASE = 0x09050000
-ECAM_BASE = 0x3f000000
-PCI_MMIO = 0x10000000
-RAM_BASE = 0x40000000
-RAM_MB = 768
+SMMU_BASE, ECAM_BASE, PCI_MMIO = 0x09050000, 0x3f000000, 0x10000000
+RAM_BASE, RAM_MB = 0x40000000, 768
 
-# Guest RAM the benchmark uses: structures from TABLES_BASE up, and a
-# 4 MiB data window at DATA_BASE (IOVA == PA in every stage-1 mapping).
+# Guest RAM the benchmark uses: structures from TABLES_BASE up to
+# TABLES_END, and a 4 MiB data window at DATA_BASE (IOVA == PA in every
+# stage-1 mapping).
 TABLES_BASE = RAM_BASE + 0x08000000
-TABLES_END = RAM_BASE + 0x20000000
-DATA_BASE = RAM_BASE + 0x20000000
+TABLES_END = DATA_BASE = RAM_BASE + 0x20000000
 DATA_SIZE = 4 << 20
 
 # The test device: bus 0, slot 3, so StreamID 0x18; BAR 0 at PCI_MMIO.
-TESTDEV_DEVFN = 3 << 3
-TESTDEV_SID = TESTDEV_DEVFN
+TESTDEV_DEVFN = TESTDEV_SID = 3 << 3
 BAR = PCI_MMIO
 
 # SMMU registers, commands, STE/CD fields
@@ -92,12 +88,10 @@ class QtestError(RuntimeError):
 
 def cd_bytes(ttb, granule, asid):
     """A valid AArch64 CD: TTB0 only (EPD1), 48-bit IPS, ASID."""
-    w = [0] * 16
-    w[0] = T0SZ | (1 if granule == 16 else 0) << 6 | 1 << 30 | 1 << 31
-    w[1] = 5 | 1 << 9 | 1 << 13 | 1 << 14 | (asid & 0xffff) << 16
-    w[2] = ttb & 0xffffffff
-    w[3] = ttb >> 32
-    return struct.pack("<16I", *w)
+    return struct.pack(
+        "<4I48x", T0SZ | (1 if granule == 16 else 0) << 6 | 1 << 30 | 1 << 31,
+        5 | 1 << 9 | 1 << 13 | 1 << 14 | (asid & 0xffff) << 16,
+        ttb & 0xffffffff, ttb >> 32)
 
 
 class Machine:
@@ -116,8 +110,8 @@ class Machine:
                 (",iommu=smmuv3" if smmu is not None else ""),
                 "-m", str(RAM_MB), "-qtest-log", "none", "-audio", "none",
                 "-serial", "none", "-monitor", "none", "-nic", "none",
-                "-run-with", "exit-with-parent=on",
-                "-device", "pcie-pasid-testdev,addr=03.0"]
+                "-run-with", "exit-with-parent=on"]
+        testdevs = ((TESTDEV_DEVFN, BAR),) + tuple(testdevs)
         for devfn, _ in testdevs:
             args += ["-device", "pcie-pasid-testdev,addr=%02x.%x" % (
                 devfn >> 3, devfn & 7)]
@@ -134,7 +128,7 @@ class Machine:
         self.regs = {}
         self.testdev_reads = 0   # each one a callgrind dump, see smmubench
         try:
-            for devfn, bar in ((TESTDEV_DEVFN, BAR),) + tuple(testdevs):
+            for devfn, bar in testdevs:
                 self.testdev_enable(devfn, bar)
         except BaseException:
             self.close()
@@ -249,29 +243,28 @@ class Machine:
         run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
         """
         if fmt == S1FMT_LINEAR:
-            table = bytearray(64 << s1cdmax)
-            for s in ssids:
-                table[s * 64:s * 64 + 64] = cd_bytes(ttb, granule, s)
-            return self.store(table)
+            return self.cds(ssids, 0, 1 << s1cdmax, ttb, granule)
         l1_entries = 1 << (s1cdmax - 10) if s1cdmax > 10 else 1
         l1 = bytearray(max(64, 8 * l1_entries))
         base = self.alloc(len(l1))      # before the leaves
         leaf_addr = {}
-        nleaves = leaves or l1_entries
-        wanted = sorted({s >> 10 for s in ssids}) if leaves is None \
-            else range(l1_entries)
-        for i in wanted:
-            li = i % nleaves
+        for i in sorted({s >> 10 for s in ssids}):
+            li = i % (leaves or l1_entries)
             if li not in leaf_addr:
-                leaf = bytearray(64 << 10)
-                for j in range(1024):
-                    s = li << 10 | j
-                    if leaves is not None or s in ssids:
-                        leaf[j * 64:j * 64 + 64] = cd_bytes(ttb, granule, s)
-                leaf_addr[li] = self.store(leaf)
+                leaf_addr[li] = self.cds(ssids, li << 10, 1024, ttb, granule)
             struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
         self.write(base, l1)
         return base
+
+    def cds(self, ssids, first, count, ttb, granule):
+        """COUNT CDs from SubstreamID FIRST on, valid for those in SSIDS,
+        written at a new place: their address."""
+        table = bytearray(64 * count)
+        for s in range(first, first + count):
+            if s in ssids:
+                i = (s - first) * 64
+                table[i:i + 64] = cd_bytes(ttb, granule, s)
+        return self.store(table)
 
     # ---- SMMU ----
     def smmu_enable(self, cmdq_log2size=CMDQ_LOG2SIZE):
@@ -303,14 +296,13 @@ class Machine:
         Only slots that do not already hold the same bytes are written, so
         a workload that queues the same commands again and again costs no
         protocol traffic once the queue went round."""
-        size = 16 << self.cmdq_log2size
+        slots = 1 << self.cmdq_log2size
         n = len(data) // 16
-        if n >= 1 << self.cmdq_log2size:
+        if n >= slots:
             raise QtestError("%d commands do not fit the queue" % n)
-        off = (self.cmdq_prod & ((1 << self.cmdq_log2size) - 1)) * 16
-        pos = 0
-        while pos < len(data):
-            part = data[pos:pos + size - off]
+        first = self.cmdq_prod % slots
+        wrap = (slots - first) * 16         # what fits before the end
+        for off, part in ((first * 16, data[:wrap]), (0, data[wrap:])):
             old = self.cmdq_shadow[off:off + len(part)]
             if old != part:
                 # write from the first to the last slot that differs
@@ -320,15 +312,14 @@ class Machine:
                           if old[i:i + 16] != part[i:i + 16]) + 16
                 self.write(self.cmdq + off + lo, part[lo:hi])
                 self.cmdq_shadow[off + lo:off + hi] = part[lo:hi]
-            pos += len(part)
-            off = 0
-        self.cmdq_prod = (self.cmdq_prod + n) & \
-            ((2 << self.cmdq_log2size) - 1)
+        self.cmdq_prod = (self.cmdq_prod + n) % (2 * slots)
 
-    def submit(self):
-        """Write CMDQ_PROD (the SMMU runs the queued commands before the
-        write completes); return the write's wall time in ns, after
-        checking that every command was consumed without error."""
+    def submit(self, data=b""):
+        """Queue DATA's commands, write CMDQ_PROD (the SMMU runs the queued
+        commands before the write completes); return the write's wall time
+        in ns, after checking that every command was consumed without
+        error."""
+        self.commands(data)
         t0 = time.perf_counter_ns()
         self.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
         t1 = time.perf_counter_ns()
@@ -340,11 +331,10 @@ class Machine:
 
     def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0,
             sid=TESTDEV_SID):
-        w = [0] * 16
-        w[0] = 1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0)
-        w[1] = (ctxptr >> 32) | s1cdmax << 27
-        w[2] = s1dss
-        self.write(self.strtab + sid * 64, struct.pack("<16I", *w))
+        ste = struct.pack("<3I52x",
+                          1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0),
+                          (ctxptr >> 32) | s1cdmax << 27, s1dss)
+        self.write(self.strtab + sid * 64, ste)
         self.command(CMD_CFGI_STE, sid, 1)
         self.command(CMD_CFGI_CD_ALL, sid)
         self.command(CMD_TLBI_NSNH_ALL)
@@ -378,10 +368,15 @@ class Machine:
         if self.testdev_read(bar, TD.A_ID) != TD.PASID_TESTDEV_MAGIC:
             raise QtestError("test device BAR not mapped")
 
-    def program(self, op, length, repeat, tagged=False, pasid=0, pasid_cnt=0,
-                addr=DATA_BASE, bar=BAR):
-        """Set the DMA registers that changed since the last doorbell (of
-        the test device whose BAR 0 is at BAR)."""
+    def doorbell(self, op, length, repeat, tagged=False, pasid=0,
+                 pasid_cnt=0, addr=DATA_BASE, bar=BAR):
+        """REPEAT transfers by the test device whose BAR 0 is at BAR: set
+        the DMA registers that changed since its last doorbell, ring it and
+        poll STATUS until the device is no longer busy (it runs the
+        transfers in the background, between iterations of QEMU's main
+        loop).  Returns the wall time in ns from the doorbell to the read
+        that saw DONE (round trips included), after checking the run did
+        not fail."""
         ctrl = TD_OPS[op] << TD.R_CTRL_OP_SHIFT | \
             (TD.R_CTRL_PASID_VALID_MASK if tagged else 0)
         want = {TD.A_SRC_LO: addr, TD.A_DST_LO: addr, TD.A_LEN: length,
@@ -392,13 +387,6 @@ class Machine:
             if self.regs.get((bar, reg)) != val:
                 self.writel(bar + reg, val)
                 self.regs[(bar, reg)] = val
-
-    def doorbell(self, bar=BAR):
-        """Ring the doorbell and poll STATUS until the device is no longer
-        busy (it runs the transfers in the background, between iterations
-        of QEMU's main loop); return the wall time in ns from the doorbell
-        to the read that saw DONE (round trips included), after checking
-        the run did not fail."""
         t0 = time.perf_counter_ns()
         self.writel(bar + TD.A_DOORBELL, 1)
         status = TD.R_STATUS_BUSY_MASK

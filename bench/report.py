@@ -69,17 +69,16 @@ def table(head, rows):
                       for r in rows])
 
 
-class Results:
-    def __init__(self, records):
-        self.recs = records
+class Results(list):
+    """The records, looked up by their fields."""
 
     def get(self, **want):
         """The first record with the fields WANT, or {}."""
-        return next((r for r in self.recs
+        return next((r for r in self
                      if all(r.get(k) == v for k, v in want.items())), {})
 
     def section(self, name):
-        return [r for r in self.recs if r.get("section") == name]
+        return [r for r in self if r.get("section") == name]
 
 
 # ---- targets and notes (workloads.TARGETS, workloads.NOTES) ----------------
@@ -158,7 +157,7 @@ def notes(res):
 # ---- tables ----------------------------------------------------------------
 
 def legend_table(res):
-    used = {r["config"] for r in res.recs}
+    used = {r["config"] for r in res}
     return table(["configuration", "what"],
                  [[name, c.title] for name, c in CONFIGS.items()
                   if name in used])
@@ -280,27 +279,24 @@ def cfgi_table(res):
     builds = sorted(dict.fromkeys(r["build"] for r in res.section("cfgi")),
                     key=lambda n: order.get(n, 0))
     others = [b for b in builds if b not in order]
+    recs = {(b, c): res.get(section="cfgi", build=b, config=c)
+            for b in builds for c in CFGI_CASES}
     head = ["configuration cache"] + \
         ["%s %s" % (b, k) for k in ("Ir", "ns") for b in builds] + \
         ["%s patched / %s" % (k, b) for b in others for k in ("Ir", "time")]
-    rows = []
-    for case, name in CFGI_CASES.items():
-        recs = {b: res.get(section="cfgi", build=b, config=case)
-                for b in builds}
-        if any(recs.values()):
-            rows.append([name] + [fmt(recs[b].get(k)) for k in ("ir", "ns")
-                                  for b in builds] +
-                        [small_ratio(recs.get("patched", {}).get(k),
-                                     recs[b].get(k))
-                         for b in others for k in ("ir", "ns")])
+    rows = [[name] + [fmt(recs[b, c].get(k)) for k in ("ir", "ns")
+                      for b in builds] +
+            [small_ratio(recs.get(("patched", c), {}).get(k),
+                         recs[b, c].get(k)) for b in others
+             for k in ("ir", "ns")]
+            for c, name in CFGI_CASES.items()
+            if any(recs[b, c] for b in builds)]
     lines = [table(head, rows), ""]
     for b in builds:
-        recs = {c: res.get(section="cfgi", build=b, config=c)
-                for c in CFGI_CASES}
-        ir = {c: r.get("ir") for c, r in recs.items()}
+        ir = {c: recs[b, c].get("ir") for c in CFGI_CASES}
         full = ["%s %s" % (c, small_ratio(ir[c], ir["empty"]))
                 for c in ("other", "same") if ir[c] is not None]
-        binary = recs["empty"].get("binary")
+        binary = recs[b, "empty"].get("binary")
         if full or binary:
             lines.append("- %s%s%s" % (
                 b, " (`%s`)" % binary if binary else "",
@@ -400,8 +396,7 @@ def plot(res, path):
     import matplotlib.pyplot as plt
 
     fig, (ax, ax_scale, ax_guest) = plt.subplots(1, 3, figsize=(17, 5.2))
-    bars = [(cfg, n, b) for cfg, n in (("no-iommu", 0), ("bypass", 0),
-                                       ("s1-4k", 0))
+    bars = [(cfg, 0, b) for cfg in ("no-iommu", "bypass", "s1-4k")
             for b in ("patched", "baseline")] + [("pasid-2lvl-4k", 1,
                                                   "patched")]
     width = 0.8 / len(bars)
@@ -478,19 +473,17 @@ def write_csv(recs, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--meta", help="the lines of the header")
+    ap.add_argument("--meta", type=argparse.FileType(),
+                    help="the lines of the header")
     args = ap.parse_args()
 
     res = Results(load(os.path.join(args.out, "qtest.json")) +
                   load(os.path.join(args.out, "guest.json")))
-    meta = []
-    if args.meta:
-        with open(args.meta) as f:
-            meta = [line.rstrip("\n") for line in f if line.strip()]
+    meta = [line.rstrip("\n") for line in args.meta or () if line.strip()]
     text, verdicts = document(res, meta)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(text)
-    write_csv(res.recs, os.path.join(args.out, "results.csv"))
+    write_csv(res, os.path.join(args.out, "results.csv"))
     try:
         plot(res, os.path.join(args.out, "results.png"))
     except ImportError as e:

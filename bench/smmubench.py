@@ -10,10 +10,10 @@ workloads.NOTES says how.  Writes the records to --out/qtest.json.
 import argparse
 import json
 import os
-import shutil
 import statistics
 import struct
 import sys
+import tempfile
 import time
 from collections import Counter, namedtuple
 from concurrent.futures import ThreadPoolExecutor
@@ -89,24 +89,20 @@ def start(opt, b, cfg, name, sids=(TESTDEV_SID,),
 def machines(what):
     """A dict for machines, all closed at the end; if all went well, first
     checking that their SMMUs recorded no event (during WHAT)."""
-    ms, ok = {}, False
+    ms = {}
     try:
         yield ms
-        ok = True
+        if any(m.events() for m in ms.values()):
+            raise RuntimeError("SMMU events in " + what)
     finally:
-        try:
-            if ok and any(m.events() for m in ms.values()):
-                raise RuntimeError("SMMU events in " + what)
-        finally:
-            for m in ms.values():
-                m.close()
+        for m in ms.values():
+            m.close()
 
 
 def run(m, w, repeat):
     """One doorbell of REPEAT transfers of W: its wall time in ns."""
-    m.program(w.op, w.size, repeat, tagged=w.pasids > 0, pasid=1,
-              pasid_cnt=w.pasids if w.pasids > 1 else 0)
-    return m.doorbell()
+    return m.doorbell(w.op, w.size, repeat, tagged=w.pasids > 0, pasid=1,
+                      pasid_cnt=w.pasids if w.pasids > 1 else 0)
 
 
 def repeat_for(w, total):
@@ -174,22 +170,17 @@ def callgrind(opt, name, collect=TESTDEV_WORK):
     """(output file, valgrind command) of a QEMU under callgrind: it
     collects inside COLLECT only, and dumps (OUTFILE.1, .2...) before each
     read of a test device register (Machine.testdev_reads counts them);
-    in a fresh directory WORK/cg-NAME/, removed afterwards."""
-    outdir = os.path.join(opt.work, "cg-" + name)
-    shutil.rmtree(outdir, ignore_errors=True)
-    os.makedirs(outdir)
-    out = os.path.join(outdir, "callgrind.out")
-    try:
+    in a fresh directory WORK/cg-NAME-*/, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="cg-%s-" % name, dir=opt.work,
+                                     ignore_cleanup_errors=True) as outdir:
+        out = os.path.join(outdir, "callgrind.out")
         yield out, (["valgrind", "--tool=callgrind", "--collect-atstart=no"] +
                     ["--toggle-collect=" + c for c in collect] +
                     ["--dump-before=pasid_testdev_read",
                      "--callgrind-out-file=" + out])
-    finally:
-        shutil.rmtree(outdir, ignore_errors=True)
 
 
 def dump_ir(path):
-    """Instructions in a callgrind dump"""
     with open(path) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
@@ -247,9 +238,9 @@ def hit_rates(opt, b, cfg, w):
               extra=["-d", ",".join("trace:" + e for e in TRACE_EVENTS),
                      "-D", tlog])
     try:
-        run(m, w, max(4096, n))
+        run(m, w, max(4096, n))             # warm up
         off = os.path.getsize(tlog)
-        m.doorbell()
+        run(m, w, max(4096, n))
         with open(tlog, "rb") as f:
             f.seek(off)
             c = Counter(line.split(b" ", 1)[0].decode(errors="replace")
@@ -313,19 +304,16 @@ def run_hostile(opt, builds):
         with Machine(b.binary, path, smmu=20 if b.pasid else 0) as m:
             m.smmu_enable()
             ttb = m.map_data(12)
-            base = m.cd_table(S1FMT_2LVL_64K, 20, None, ttb, 12, leaves=64)
+            base = m.cd_table(S1FMT_2LVL_64K, 20, range(1 << 20), ttb, 12,
+                              leaves=64)
             if b.pasid:
                 m.ste(STE_CFG_S1, base, S1FMT_2LVL_64K, 20, S1DSS_BYPASS)
             else:
                 m.ste(STE_CFG_S1, m.one_cd(ttb, 12))
             before = m.status()
-            m.program("write", 4, first, tagged=True, pasid=0,
-                      pasid_cnt=first)
-            t = m.doorbell()
+            t = m.doorbell("write", 4, first, tagged=True, pasid_cnt=first)
             if nssid > first:
-                m.program("write", 4, 1, tagged=True, pasid=first,
-                          pasid_cnt=0)
-                t += m.doorbell()
+                t += m.doorbell("write", 4, 1, tagged=True, pasid=first)
             after = m.status()
         record(opt, b, w).update(
             ns=round(t / nssid, 1), rss_before_kib=before["VmRSS"],
@@ -366,15 +354,13 @@ def cfgi_machine(opt, b, name, wrapper=()):
 
 
 def cfgi_fill(m, bar):
-    m.program("read", 4, CFGI_FILL, tagged=True, pasid=1,
-              pasid_cnt=CFGI_FILL, bar=bar)
-    m.doorbell(bar=bar)
+    m.doorbell("read", 4, CFGI_FILL, tagged=True, pasid=1,
+               pasid_cnt=CFGI_FILL, bar=bar)
 
 
 def cfgi_batch(m, k):
     """K pairs CFGI_STE(A); CMD_SYNC by one CMDQ_PROD write: its ns."""
-    m.commands(cfgi_pair(TESTDEV_SID) * k)
-    return m.submit()
+    return m.submit(cfgi_pair(TESTDEV_SID) * k)
 
 
 def cfgi_same_d1(m, submit):
@@ -382,8 +368,7 @@ def cfgi_same_d1(m, submit):
     measured submit is the first after the device's doorbell), then
     SUBMIT(1) twice: the pair that drops A's configurations, and the same
     pair once they are gone.  Returns the difference of the two."""
-    m.commands(SYNC_PAIR)
-    m.submit()
+    m.submit(SYNC_PAIR)
     return submit(1) - submit(1)
 
 
@@ -464,8 +449,7 @@ def cfgi_callgrind(opt, b):
             # full during the first fill (8191 + 1 entries); the second
             # fill caches what the first lost then, so A ends with its 8191
             # configurations in any build.
-            m.commands(cfgi_pair(CFGI_B_SID))
-            m.submit()
+            m.submit(cfgi_pair(CFGI_B_SID))
             cfgi_fill(m, BAR)
             cfgi_fill(m, BAR)
             result["same"] = cfgi_same_d1(m, counted) + per_pair()

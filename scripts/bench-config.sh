@@ -12,7 +12,7 @@ BENCH_BASE_PATCHES=(system-physmem-* util-rcu-* memattrs-*
 BENCH_BASE_SRC=${BENCH_BASE_SRC:-$BUILD_DIR/qemu-bench-base}
 BENCH_BASE_OBJ=${BENCH_BASE_OBJ:-$BUILD_DIR/obj-bench-base}
 
-# The truly unpatched 10.2.2 (scripts/build-unpatched.sh), for the guest
+# The truly unpatched 10.2.2 (scripts/build.sh unpatched), for the guest
 # boots, which need no test device.
 BENCH_UNPATCHED_OBJ=${BENCH_UNPATCHED_OBJ:-$BUILD_DIR/obj-base}
 

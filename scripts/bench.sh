@@ -32,8 +32,7 @@ command -v valgrind >/dev/null || die "valgrind missing: run 'make deps'"
 "$BENCH_PYTHON" -c 'import matplotlib' 2>/dev/null ||
     die "python3-matplotlib missing: run 'make deps'"
 mkdir -p "$BENCH_OUT"
-rm -rf "$BENCH_WORK"
-mkdir -p "$BENCH_WORK"
+fresh_dir "$BENCH_WORK"
 
 # The full run is what gets recorded: give it a quiet machine.
 load1() { cut -d' ' -f1 /proc/loadavg; }
@@ -47,28 +46,23 @@ done
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 run_start=$(date +%s) run_date=$(date -u '+%Y-%m-%d %H:%M UTC')
 
-# The guest part's disks, random bytes (nothing compresses or is sparse),
-# made once: the benchmark disk and a 1 MiB /dev/vda for the init's checks.
+# The guest part's disks: the benchmark disk and a 1 MiB /dev/vda for the
+# init's checks.
 disk=$BENCH_DISK mib=$BENCH_DISK_MIB
 [ "$quick" = 1 ] && disk=$BUILD_DIR/bench-disk-quick.img mib=16
 small=$BUILD_DIR/bench-small.img
-for d in "$disk:$mib" "$small:1"; do
-    f=${d%:*} m=${d##*:}
-    if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" != $((m << 20)) ]; then
-        head -c "${m}M" /dev/urandom > "$f.tmp" && mv "$f.tmp" "$f"
-    fi
-done
+random_disk "$disk" "$mib"
+random_disk "$small" 1
 
-for p in qtest guest; do
-    [[ ,$parts, == *,$p,* ]] || rm -f "$BENCH_OUT/$p.json"
-done
+# selected PART: does BENCH_PARTS run PART?  If not, its old results go.
+selected() { [[ ,$parts, == *,$1,* ]] || { rm -f "$BENCH_OUT/$1.json"; return 1; }; }
 quick_arg=()
 [ "$quick" = 1 ] && quick_arg=(--quick)
-if [[ ,$parts, == *,qtest,* ]]; then
+if selected qtest; then
     "$BENCH_PYTHON" "$TOP/bench/smmubench.py" "${quick_arg[@]}" \
         --patched "$PATCHED" --base "$BASE" --out "$BENCH_OUT" --work "$BENCH_WORK"
 fi
-if [[ ,$parts, == *,guest,* ]]; then
+if selected guest; then
     guest_args=(--runs "${BENCH_GUEST_RUNS:-3}")
     # quick: one boot, SMMU with ssidsize=20 only
     [ "$quick" = 1 ] && guest_args=(--runs 1 --configs smmu-ssid20)

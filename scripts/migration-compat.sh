@@ -15,7 +15,7 @@ each_wait=${MIGRATION_TIMEOUT:-300}
 out=$BUILD_DIR/test-logs/migration disk=$GUEST_DIR/disk.img
 need_qemu
 guest_env "$GUEST_DIR/guest.env" guest
-[ -x "$UNPATCHED" ] || bash "$TOP/scripts/build-unpatched.sh" || exit
+[ -x "$UNPATCHED" ] || bash "$TOP/scripts/build.sh" unpatched || exit
 fresh_dir "$out"
 random_disk "$disk" 16
 

@@ -82,7 +82,7 @@ tarballs into $CACHE_DIR by hand (e.g. from snapshot archives)."; }
 
 # The base commit, then the series; swapped in once complete.
 create() {
-    local tmp=$BUILD_DIR/qemu.new n=0 p
+    local tmp=$BUILD_DIR/qemu.new p
     fetch
     note "creating work tree $WORK_TREE from $QEMU_DSC"
     rm -rf "$tmp"
@@ -114,13 +114,12 @@ create() {
             git -C "$tmp" am --abort || true
             die "patch '$p' does not apply on top of $BASE_TAG and the patches before it"
         fi
-        n=$((n + 1))
     done < <(series_patches)
     # (the build directory is separate: ninja rebuilds only what changed)
     rm -rf "$WORK_TREE"
     mv "$tmp" "$WORK_TREE"
     mark_synced
-    note "work tree ready: $BASE_TAG + $n patch(es)"
+    note "work tree ready: $BASE_TAG + $(series_patches | wc -l) patch(es)"
 }
 
 export_patches() {
