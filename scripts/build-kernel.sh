@@ -1,10 +1,12 @@
 #!/bin/bash
-# The guest of guest-vfio.sh, in $KERNEL_DIR/guest.env: Linux from Debian's
-# source (config.sh), "allnoconfig" plus tests/guest/kernel/iommufd.config,
-# cross-compiled for arm64 - rebuilt (and its source fetched) only when
-# the version, the fragment or the compiler change; tests/guest/vfio-pasid.c
-# against its uAPI headers and the work tree's test device header (with
-# tests/guest/shim/'s REG32()/FIELD()); the stock initramfs plus that.
+# The guest of guest-vfio.sh and guest-sva.sh, in $KERNEL_DIR/guest.env:
+# Linux from Debian's source (config.sh), "allnoconfig" plus
+# tests/guest/kernel/iommufd.config, cross-compiled for arm64 - rebuilt
+# (and its source fetched) only when the version, the fragment or the
+# compiler change; against its uAPI headers and the work tree's test
+# device header (with tests/guest/shim/'s REG32()/FIELD()), the test
+# programs tests/guest/vfio-pasid.c and sva-test.c and the SVA driver
+# tests/guest/sva/pasid_sva.ko; the stock initramfs plus those.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
@@ -23,7 +25,7 @@ kmake() { make -C "$src" O="$obj" ARCH=arm64 CROSS_COMPILE="$KERNEL_CROSS" "$@" 
 # --- kernel: rebuilt only when what goes into it changed ---------------
 cc_version=$("${KERNEL_CROSS}gcc" -dumpfullversion)
 # (bump "recipe" when the way the kernel is built below changes)
-key=$( { echo "recipe 1: allnoconfig + fragment, Image headers"
+key=$( { echo "recipe 2: allnoconfig + fragment, Image modules headers"
          echo "$KERNEL_SRC_VERSION $KERNEL_ORIG_SHA256 gcc $cc_version"
          cat "$KERNEL_FRAGMENT"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$obj/.pasid-key" 2>/dev/null)" = "$key" ] && [ -f "$image" ]; then
@@ -56,19 +58,32 @@ else
     # the fragment must have survived, or the build is not worth starting.
     missing=$(grep '^CONFIG_' "$KERNEL_FRAGMENT" | grep -vxF -f "$obj/.config" || true)
     [ -z "$missing" ] || die "not in the kernel's .config (dependencies?):" $missing
-    kmake -j"$(nproc)" Image headers || {
+    kmake -j"$(nproc)" Image modules headers || {
         tail -n 30 "$log"; die "kernel build failed (log: $log)"; }
     echo $((SECONDS - start)) > "$obj/.build-seconds"
     echo "$key" > "$obj/.pasid-key"
     note "kernel: built in $(cat "$obj/.build-seconds") s"
 fi
 
-# --- the test program and the initramfs (always: about a second) --------
+# --- the test programs, the SVA driver, the initramfs (always: seconds) --
 bin=$KERNEL_DIR/initramfs-extra
 fresh_dir "$bin/bin"
-"${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
-    -iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include" \
-    -I"$obj/usr/include" -o "$bin/bin/vfio-pasid" "$TOP/tests/guest/vfio-pasid.c"
+for prog in vfio-pasid sva-test; do
+    "${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
+        -iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include" \
+        -iquote "$TOP/tests/guest" -I"$obj/usr/include" \
+        -o "$bin/bin/$prog" "$TOP/tests/guest/$prog.c"
+done
+# An external module, built in a copy (Kbuild writes next to the source);
+# tests/guest/sva.sh loads it from /lib/sva, out of init's way.
+mod=$KERNEL_DIR/sva-module
+fresh_dir "$mod"
+cp "$TOP"/tests/guest/sva/* "$mod/"
+kmake M="$mod" W=1 \
+    PASID_TESTDEV_INCLUDE="-I$TOP/tests/guest/shim -I$WORK_TREE/include" modules || {
+    tail -n 30 "$log"; die "pasid_sva.ko build failed (log: $log)"; }
+mkdir -p "$bin/lib/sva"
+cp "$mod/pasid_sva.ko" "$bin/lib/sva/"
 # The kernel unpacks concatenated cpio archives in order: the stock
 # initramfs (busybox, init, tests/guest/*.sh), then our program.
 initrd=$KERNEL_DIR/initramfs.cpio.gz

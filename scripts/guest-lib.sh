@@ -82,11 +82,12 @@ select_cd() { grep -m1 "^smmuv3_select_cd sid=$1 ${2:+ssid=$2 }" "$trace"; }
 # device in the kernel log lines of MARKER, as "sid=0x.. SSV=n SSID=0x..",
 # decoded from the raw dword 0 every kernel version prints after "event
 # 0xNN received:" (IHI 0070 7.3: type 7:0, SSV 11, SubstreamID 31:12,
-# StreamID 63:32).
+# StreamID 63:32): the first 16-digit number after it, as another
+# driver's line may come in between.
 guest_event() {
     local dw0
     for dw0 in $(markers "$1" | awk '/event 0x[0-9a-f]+ received:/ { w = 1; next }
-            w && match($0, /0x[0-9a-f]+/) { print substr($0, RSTART, RLENGTH); w = 0 }'); do
+            w && match($0, /0x[0-9a-f]+/) && RLENGTH == 18 { print substr($0, RSTART, RLENGTH); w = 0 }'); do
         if [ $((dw0 & 0xff)) = $(($2)) ] && [ $((dw0 >> 32)) = $((TESTDEV_SID)) ]; then
             printf 'sid=0x%x SSV=%d SSID=0x%x' $((dw0 >> 32)) $(((dw0 >> 11) & 1)) \
                 $(((dw0 >> 12) & 0xfffff))

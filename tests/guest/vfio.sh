@@ -17,17 +17,8 @@ else
     # environment and pick the two PASIDs.
     /bin/vfio-pasid "$(basename "$dev")" "${pasid_a:-0x100}" \
         "${pasid_b:-0xfffff}" "$during" 2>&1 | mark_lines vfio
-    # The refused DMAs raised two events (C_BAD_CD 0x0a, F_TRANSLATION
-    # 0x10); the kernel's event thread prints them when it gets to run.
-    i=0
-    while [ $i -lt 100 ] &&
-            ! { dmesg | grep -q 'event 0x0a received' &&
-                dmesg | grep -q 'event 0x10 received'; }; do
-        sleep 0.1; i=$((i + 1))
-    done
-    dmesg | tail -n +$((base + 1)) | grep -iE 'smmu|iommu|vfio' |
-        grep -v '@@ ' | mark_lines vfio_dmesg
+    # The refused DMAs raised two events (C_BAD_CD, F_TRANSLATION)
+    wait_events 0x0a 0x10
+    mark_dmesg_since "$base" vfio_dmesg 'smmu|iommu|vfio'
 fi
-mark "done"
-sync
-poweroff -f
+finish

@@ -1,7 +1,8 @@
 /*
- * The registerfields.h interface for programs built outside QEMU: just
- * what a register map written with REG32() and FIELD() needs.  Put this
- * directory before QEMU's include/ on the include path.
+ * The registerfields.h interface for programs built outside QEMU (user
+ * programs and Linux modules): just what a register map written with
+ * REG32() and FIELD() needs.  Put this directory before QEMU's include/
+ * on the include path.
  *
  *   REG32(reg, addr)                 A_reg (byte offset), R_reg (word index)
  *   FIELD(reg, field, shift, length) R_reg_field_SHIFT, _LENGTH, _MASK
@@ -11,7 +12,11 @@
 #ifndef GUEST_SHIM_REGISTERFIELDS_H
 #define GUEST_SHIM_REGISTERFIELDS_H
 
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
 #include <stdint.h>
+#endif
 
 #define REG32(reg, addr) \
     enum { A_##reg = (addr), R_##reg = (addr) / 4 };
