@@ -7,7 +7,7 @@
 # each PASID, the TLB invalidation an munmap caused before the refused
 # DMA, the CFGI_CD when a bound process exited and the C_BAD_CD its PASID
 # raised afterwards.
-#   guest-sva.sh [--demo] [--cpu CPU] [--oas BITS] [--refused]
+#   guest-sva.sh [--cpu CPU] [--oas BITS] [--refused]
 # --refused: Linux is expected to refuse SVA with this CPU and OAS (its
 # arm_smmu_sva_supported(): the SMMU's OAS below the CPU's PARange, or
 # 52-bit VAs with LPA2 on 4 KB pages); checked: it says so, nothing binds.
@@ -16,14 +16,13 @@ set -uo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
 
-demo=0 cpu=cortex-a72 oas=44 refused=0
-usage="usage: $0 [--demo] [--cpu CPU] [--oas BITS] [--refused]"
+cpu=cortex-a72 oas=44 refused=0
+usage="usage: $0 [--cpu CPU] [--oas BITS] [--refused]"
 while [ $# -gt 0 ]; do
     case "$1" in
     --cpu) [ $# -ge 2 ] || die "$usage"; cpu=$2; shift 2;;
     --oas) [ $# -ge 2 ] || die "$usage"; oas=$2; shift 2;;
     --refused) refused=1; shift;;
-    --demo) demo=1; shift;;
     *) die "$usage";;
     esac
 done
@@ -36,8 +35,8 @@ max) parange=6;;                      # 52 bits
 esac
 guest_env "$KERNEL_DIR/guest.env" kernel
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_decode_cd smmuv3_decode_cd_tt
-              smmuv3_record_event smmuv3_cmdq_cfgi_cd smmuv3_cmdq_tlbi_nh_asid
-              smmuv3_range_inval pasid_testdev_run)
+              smmu_ptw_level smmuv3_record_event smmuv3_cmdq_cfgi_cd
+              smmuv3_cmdq_tlbi_nh_asid smmuv3_range_inval pasid_testdev_run)
 # (max: with the cheap pointer authentication, as guest_boot's default)
 qemu_cpu=$cpu
 [ "$cpu" != max ] || qemu_cpu=max,pauth-impdef=on
@@ -83,19 +82,22 @@ run_lines() { line_numbers "^pasid_testdev_run .* tagged 1 pasid $(($1)) "; }
 declare -A asid
 for p in a b; do
     pasid=$(bound $p pasid) pgd=$(bound $p pgd)
+    # the CD, then the first table its walk read (level 0: T0SZ 16)
     cd=$(awk -v sel="^smmuv3_select_cd sid=$TESTDEV_SID ssid=$pasid " '
         /^smmuv3_select_cd / { s = ($0 ~ sel); next }
         s && /^smmuv3_decode_cd asid=/ { cd = $0 }
-        s && /^smmuv3_decode_cd_tt TT\[0\]/ { print cd " " $0; exit }' "$trace")
+        s && /^smmuv3_decode_cd_tt TT\[0\]/ { cd = cd " " $0 }
+        s && cd && /^smmu_ptw_level stage=1 / { print cd " " $0; exit }' "$trace")
     asid[$p]=$(echo "$cd" | trace_field asid)
     ttb=$(echo "$cd" | sed -n 's/.*ttb:\(0x[0-9a-f]*\).*/\1/p')
+    walked=$(echo "$cd" | trace_field baseaddr)
     want="ips=$parange epd0=0 epd1=1 tbi=0 affd=0 TT[0]:tsz:16 granule_sz:12"
     got=$(echo "$cd" | grep -oE 'ips=[0-9]+|epd0=[01]|epd1=[01]|tbi=[0-9]|affd=[01]|TT\[0\]:tsz:[0-9]+|granule_sz:[0-9]+' | paste -sd' ')
     ok=0
     [ -n "$pgd" ] && [ -n "$ttb" ] && [ $((ttb)) = $((pgd)) ] && [ "$got" = "$want" ] &&
-        [ "${asid[$p]:-0}" != 0 ] && ok=1
+        [ "${asid[$p]:-0}" != 0 ] && [ -n "$walked" ] && [ $((walked)) = $((pgd)) ] && ok=1
     check "CD of process $p's PASID" $ok \
-        "PASID $pasid: TTB0 ${ttb:-?} (page-table root ${pgd:-?}), ASID ${asid[$p]:-?}, ${got:-no CD decoded}"
+        "PASID $pasid: TTB0 ${ttb:-?} (page-table root ${pgd:-?}, walked from ${walked:-?}), ASID ${asid[$p]:-?}, ${got:-no CD decoded}"
 done
 ok=0; [ "${asid[a]}" != "${asid[b]}" ] && ok=1
 check "each process its own ASID" $ok "a ${asid[a]}, b ${asid[b]}"
@@ -152,8 +154,4 @@ got=$(sed -n 's/^smmuv3_record_event SMMU_EVT_//p' "$trace" | paste -sd, | sed '
 ok=0; [ "$got" = "$want" ] && ok=1
 check "no other SMMU event" $ok "QEMU recorded: ${got:-none}"
 
-if [ $demo = 1 ]; then
-    echo "== SVA: two processes, the same virtual addresses, two PASIDs"
-    printf '   %s\n' "$(markers sva | grep -a '^bound ')" "$(markers sva_dmesg | grep -a 'bound to PASID')"
-fi
 guest_finish

@@ -101,8 +101,9 @@ if [ $quick = 0 ]; then
     run_test guest-vfio-pasids-1-2 bash "$S/guest-vfio.sh" --pasids 1 2
     run_test guest-vfio-pasids-1-2-notrace bash "$S/guest-vfio.sh" --pasids 1 2 --no-trace
     # Linux binds only when the SMMU's OAS covers the CPU's PARange (44
-    # bits: cortex-a72; 48: neoverse-n1) and refuses 52-bit VAs with LPA2
-    # on 4 KB pages (-cpu max): the refusals are Linux's, checked as such.
+    # bits: cortex-a72; 48: neoverse-n1), and not with 52-bit VAs and LPA2
+    # on 4 KB pages (-cpu max, whose 52-bit PARange is also above the
+    # OAS): the refusals are Linux's, checked as such.
     note "SVA: processes bound to PASIDs (same kernel, TCG)"
     run_test guest-sva-cortex-a72-oas44 bash "$S/guest-sva.sh" --cpu cortex-a72
     run_test guest-sva-neoverse-n1-oas48 bash "$S/guest-sva.sh" --cpu neoverse-n1 --oas 48

@@ -77,11 +77,31 @@ static int pasid_sva_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Wait until the engine is idle; the caller holds d->lock */
+static int pasid_sva_idle(struct pasid_sva_dev *d, u32 *status)
+{
+	return readl_poll_timeout(d->regs + A_STATUS, *status,
+				  !(*status & R_STATUS_BUSY_MASK), 20,
+				  PASID_SVA_TIMEOUT_US);
+}
+
 static int pasid_sva_release(struct inode *inode, struct file *file)
 {
 	struct pasid_sva_bond *b = file->private_data;
+	struct pasid_sva_dev *d = b->dev;
+	u32 status;
+	int busy;
 
-	dev_info(&b->dev->pdev->dev, "PASID %#x unbound\n", b->pasid);
+	/* No DMA with the PASID may outlive the bond: it may be reused */
+	mutex_lock(&d->lock);
+	busy = pasid_sva_idle(d, &status);
+	mutex_unlock(&d->lock);
+	if (busy) {
+		dev_err(&d->pdev->dev, "PASID %#x: device still busy, left bound\n",
+			b->pasid);
+		return 0;
+	}
+	dev_info(&d->pdev->dev, "PASID %#x unbound\n", b->pasid);
 	iommu_sva_unbind_device(b->sva);
 	mmdrop(b->mm);
 	kfree(b);
@@ -112,29 +132,27 @@ static int pasid_sva_run(struct pasid_sva_dev *d, struct pasid_sva_dma *r,
 			 u32 pasid)
 {
 	u32 status = readl(d->regs + A_STATUS);
-	int ret;
+	int ret = -EBUSY;	/* an earlier transfer timed out */
 
-	if (status & R_STATUS_BUSY_MASK) {
-		r->status = status;
-		return -EBUSY;	/* an earlier transfer timed out */
+	if (!(status & R_STATUS_BUSY_MASK)) {
+		pasid_sva_write64(d, A_SRC_LO, r->src);
+		pasid_sva_write64(d, A_DST_LO, r->dst);
+		writel(r->len, d->regs + A_LEN);
+		writel(pasid, d->regs + A_PASID);
+		writel(PASID_TESTDEV_CTRL(r->op, true), d->regs + A_CTRL);
+		writel(1, d->regs + A_REPEAT);
+		writel(0, d->regs + A_PASID_CNT);
+		writel(r->pattern, d->regs + A_PATTERN);
+		writel(1, d->regs + A_DOORBELL);
+		ret = pasid_sva_idle(d, &status);
 	}
-	pasid_sva_write64(d, A_SRC_LO, r->src);
-	pasid_sva_write64(d, A_DST_LO, r->dst);
-	writel(r->len, d->regs + A_LEN);
-	writel(pasid, d->regs + A_PASID);
-	writel(PASID_TESTDEV_CTRL(r->op, true), d->regs + A_CTRL);
-	writel(1, d->regs + A_REPEAT);
-	writel(0, d->regs + A_PASID_CNT);
-	writel(r->pattern, d->regs + A_PATTERN);
-	writel(1, d->regs + A_DOORBELL);
-	ret = readl_poll_timeout(d->regs + A_STATUS, status,
-				 !(status & R_STATUS_BUSY_MASK), 20,
-				 PASID_SVA_TIMEOUT_US);
 	r->status = status;
 	r->checksum = readl(d->regs + A_CHECKSUM);
 	if (ret)
 		return ret;
-	return (status & R_STATUS_ERROR_MASK) ? -EIO : 0;
+	/* Done without an error is the only success */
+	return (status & (R_STATUS_DONE_MASK | R_STATUS_ERROR_MASK)) ==
+	       R_STATUS_DONE_MASK ? 0 : -EIO;
 }
 
 static long pasid_sva_dma(struct pasid_sva_bond *b, void __user *arg)

@@ -22,8 +22,9 @@ struct pasid_sva_info {
  * tagged with the bond's PASID.  op: PASID_TESTDEV_OP_COPY (src -> dst),
  * _READ (src, checksum) or _WRITE (the pattern sequence to dst); len: 4 to
  * PASID_TESTDEV_MAX_LEN, a multiple of 4 (else EINVAL).  On return (also
- * with EIO, a failed transfer) status and checksum hold the device's
- * STATUS and CHECKSUM registers.
+ * with EIO, a failed transfer, ETIMEDOUT and EBUSY, an earlier transfer
+ * still running) status and checksum hold the device's STATUS and
+ * CHECKSUM registers.
  */
 struct pasid_sva_dma {
 	__u64 src;
