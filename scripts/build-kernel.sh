@@ -5,7 +5,7 @@
 # (and its source fetched) only when the version, the fragment or the
 # compiler change; against its uAPI headers and the work tree's test
 # device header (with tests/guest/shim/'s REG32()/FIELD()), the test
-# programs tests/guest/vfio-pasid.c and sva-test.c and the SVA driver
+# programs tests/guest/vfio-pasid.c, vsmmu.c and sva-test.c and the SVA driver
 # tests/guest/sva/pasid_sva.ko; the stock initramfs plus those.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
@@ -68,11 +68,14 @@ fi
 # --- the test programs, the SVA driver, the initramfs (always: seconds) --
 bin=$KERNEL_DIR/initramfs-extra
 fresh_dir "$bin/bin"
-for prog in vfio-pasid sva-test; do
+# vfio-pasid and vsmmu drive the device through VFIO with vfio-lib.c
+for prog in vfio-pasid:vfio-lib vsmmu:vfio-lib sva-test; do
+    IFS=: read -ra srcs <<< "$prog"
+    srcs=("${srcs[@]/#/$TOP/tests/guest/}")
     "${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
         -iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include" \
         -iquote "$TOP/tests/guest" -I"$obj/usr/include" \
-        -o "$bin/bin/$prog" "$TOP/tests/guest/$prog.c"
+        -o "$bin/bin/${prog%%:*}" "${srcs[@]/%/.c}"
 done
 # An external module, built in a copy (Kbuild writes next to the source);
 # tests/guest/sva.sh loads it from /lib/sva, out of init's way.

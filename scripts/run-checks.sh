@@ -109,6 +109,10 @@ if [ $quick = 0 ]; then
     run_test guest-sva-neoverse-n1-oas48 bash "$S/guest-sva.sh" --cpu neoverse-n1 --oas 48
     run_test guest-sva-neoverse-n1-oas44-refused bash "$S/guest-sva.sh" --cpu neoverse-n1 --refused
     run_test guest-sva-max-oas48-refused bash "$S/guest-sva.sh" --cpu max --oas 48 --refused
+    # The stage-2 SMMU with FWB that iommufd's vIOMMU needs; the program
+    # is the VMM and its VM at once (tests/guest/vsmmu.c).
+    note "nested vSMMU through iommufd (same kernel, TCG)"
+    run_test guest-vsmmu bash "$S/guest-vsmmu.sh"
     note "migration to and from unpatched QEMU 10.2.2"
     run_test migration-compat bash "$S/migration-compat.sh"
     note "SMMU qtests on the sanitizer build (ASan + UBSan)"

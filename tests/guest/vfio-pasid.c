@@ -28,238 +28,25 @@
  *
  * Usage: vfio-pasid BDF [PASID_A PASID_B [COMMAND]]  (BDF: 0000:00:02.0)
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
-/*
- * The test device's registers and constants: QEMU's own header, with
- * REG32()/FIELD() from tests/guest/shim/hw/registerfields.h.
- */
-#include "hw/misc/pcie-pasid-testdev.h"
+#include "vfio-lib.h"
 
 #define IOVA                0x40000000ull   /* the same IOVA in all three */
 #define DMA_LEN             256u            /* bytes the device writes */
 #define POISON              0xa5
 
-#define NO_PASID            (~0u)
-
-static int failures;
 static uint32_t page;       /* the buffers' size: one page */
-
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-}
-
-static void check(int ok, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-
-    printf("check %s %s ", ok ? "PASS" : "FAIL", what);
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-    failures += !ok;
-}
-
-/* Give up: report what failed, why, and a @hint if there is one */
-static void die(const char *what, const char *hint)
-{
-    say("error %s: %s%s%s", what, errno ? strerror(errno) : "failed",
-        hint ? ": " : "", hint ? hint : "");
-    say("result fail");
-    exit(1);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY);
-
-    if (fd < 0 || write(fd, text, strlen(text)) < 0) {
-        die(path, NULL);
-    }
-    close(fd);
-}
-
-/* Step 1: hand the device to vfio-pci (driver_override + drivers_probe) */
-static void bind_vfio_pci(const char *bdf)
-{
-    char path[256], link[256];
-    ssize_t n;
-
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-    n = readlink(path, link, sizeof(link) - 1);
-    if (n > 0) {
-        link[n] = 0;
-        if (strstr(link, "/vfio-pci")) {
-            return;
-        }
-        snprintf(path, sizeof(path),
-                 "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-        write_file(path, bdf);
-    }
-    snprintf(path, sizeof(path),
-             "/sys/bus/pci/devices/%s/driver_override", bdf);
-    write_file(path, "vfio-pci");
-    write_file("/sys/bus/pci/drivers_probe", bdf);
-}
-
-/* The device's VFIO cdev: /sys/bus/pci/devices/BDF/vfio-dev/vfioN */
-static int open_vfio_cdev(const char *bdf)
-{
-    char path[256];
-    struct dirent *e;
-    DIR *d;
-    int fd = -1;
-
-    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-    d = opendir(path);
-    if (!d) {
-        die(path, "vfio-pci did not bind it (CONFIG_VFIO_DEVICE_CDEV?)");
-    }
-    errno = 0;
-    while ((e = readdir(d))) {
-        if (!strncmp(e->d_name, "vfio", 4)) {
-            snprintf(path, sizeof(path), "/dev/vfio/devices/%.64s", e->d_name);
-            say("cdev %s", path);
-            fd = open(path, O_RDWR);
-            break;
-        }
-    }
-    closedir(d);
-    if (fd < 0) {
-        die("VFIO device cdev", "none under vfio-dev/ or open failed");
-    }
-    return fd;
-}
-
-struct testdev {
-    int fd;             /* VFIO device cdev */
-    uint64_t bar0;      /* file offset of BAR 0 */
-    uint64_t config;    /* file offset of config space */
-};
-
-static uint64_t region_offset(int fd, uint32_t index)
-{
-    struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
-
-    if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &info)) {
-        die("VFIO_DEVICE_GET_REGION_INFO", NULL);
-    }
-    return info.offset;
-}
-
-static void reg_write(struct testdev *t, uint32_t reg, uint32_t val)
-{
-    if (pwrite(t->fd, &val, 4, t->bar0 + reg) != 4) {
-        die("BAR 0 write", NULL);
-    }
-}
-
-static uint32_t reg_read(struct testdev *t, uint32_t reg)
-{
-    uint32_t val;
-
-    if (pread(t->fd, &val, 4, t->bar0 + reg) != 4) {
-        die("BAR 0 read", NULL);
-    }
-    return val;
-}
-
-/* Memory Space and Bus Master Enable in the Command register */
-static void enable_bus_master(struct testdev *t)
-{
-    uint16_t cmd;
-
-    if (pread(t->fd, &cmd, 2, t->config + 4) != 2) {
-        die("config read", NULL);
-    }
-    cmd |= 0x6;
-    if (pwrite(t->fd, &cmd, 2, t->config + 4) != 2) {
-        die("config write", NULL);
-    }
-}
-
-/*
- * The device runs a transfer in the background (STATUS.BUSY): poll until
- * STATUS.DONE, for 10 s at most.  Returns STATUS.
- */
-static uint32_t testdev_wait(struct testdev *t)
-{
-    struct timespec start, now;
-    uint32_t status;
-
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (!((status = reg_read(t, A_STATUS)) & R_STATUS_DONE_MASK)) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec > 10) {
-            errno = ETIMEDOUT;
-            die("STATUS", "the device stayed busy for 10 s");
-        }
-    }
-    return status;
-}
-
-/*
- * One transfer of @len bytes at IOVA, tagged with @pasid unless it is
- * NO_PASID.  Returns STATUS; *checksum gets CHECKSUM (reads).
- */
-static uint32_t testdev_dma(struct testdev *t, uint32_t op, uint32_t len,
-                            uint32_t pasid, uint32_t pattern,
-                            uint32_t *checksum)
-{
-    uint32_t status;
-
-    reg_write(t, A_SRC_LO, (uint32_t)IOVA);
-    reg_write(t, A_SRC_HI, (uint32_t)(IOVA >> 32));
-    reg_write(t, A_DST_LO, (uint32_t)IOVA);
-    reg_write(t, A_DST_HI, (uint32_t)(IOVA >> 32));
-    reg_write(t, A_LEN, len);
-    reg_write(t, A_REPEAT, 1);
-    reg_write(t, A_PASID_CNT, 0);
-    reg_write(t, A_PATTERN, pattern);
-    if (pasid != NO_PASID) {
-        reg_write(t, A_PASID, pasid);
-    }
-    reg_write(t, A_CTRL, PASID_TESTDEV_CTRL(op, pasid != NO_PASID));
-    reg_write(t, A_DOORBELL, 1);
-    status = testdev_wait(t);
-    if (checksum) {
-        *checksum = reg_read(t, A_CHECKSUM);
-    }
-    return status;
-}
-
-static const char *pasid_str(uint32_t pasid, char *tmp)
-{
-    if (pasid == NO_PASID) {
-        return "none";
-    }
-    sprintf(tmp, "%u", pasid);
-    return tmp;
-}
 
 /*
  * An I/O address space: IOVA mapped to its own buffer (one page), and the
@@ -422,8 +209,8 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
     char name[64], tmp[16];
     uint32_t status, sum;
 
-    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, DMA_LEN, pasid, pattern,
-                         NULL);
+    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, IOVA, DMA_LEN, pasid,
+                         pattern, NULL);
     snprintf(name, sizeof(name), "%s_write", what);
     check(status == R_STATUS_DONE_MASK, name, "pasid=%s status=0x%x",
           pasid_str(pasid, tmp), status);
@@ -432,7 +219,8 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
     snprintf(name, sizeof(name), "%s_landed", what);
     check(all_intact(sp, n), name, "in buffer %s only", target->name);
 
-    status = testdev_dma(t, PASID_TESTDEV_OP_READ, DMA_LEN, pasid, 0, &sum);
+    status = testdev_dma(t, PASID_TESTDEV_OP_READ, IOVA, DMA_LEN, pasid, 0,
+                         &sum);
     snprintf(name, sizeof(name), "%s_read", what);
     check(status == R_STATUS_DONE_MASK && sum == byte_sum(target->buf), name,
           "status=0x%x checksum=0x%x expected=0x%x", status, sum,
@@ -451,16 +239,16 @@ static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
     char name[64], tmp[16];
     uint32_t status, cause, failed;
 
-    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, DMA_LEN, pasid,
+    status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, IOVA, DMA_LEN, pasid,
                          0xdd000000, NULL);
     cause = FIELD_EX32(status, STATUS, CAUSE);
-    failed = reg_read(t, A_FAILED);
+    failed = testdev_read(t, A_FAILED);
     snprintf(name, sizeof(name), "%s_refused", what);
     check((status & R_STATUS_ERROR_MASK) &&
           cause == PASID_TESTDEV_CAUSE_WRITE_FAULT && failed == 1, name,
           "pasid=%s status=0x%x cause=%u failed=%u result=%u",
           pasid_str(pasid, tmp), status, cause, failed,
-          reg_read(t, A_RESULT));
+          testdev_read(t, A_RESULT));
     snprintf(name, sizeof(name), "%s_untouched", what);
     check(all_intact(sp, n), name, "no buffer changed");
 }
@@ -483,30 +271,14 @@ static void run_during(const char *cmd)
     say("during_exit %d", pclose(f));
 }
 
-static uint32_t parse_pasid(const char *arg)
-{
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(arg, &end, 0);
-    if (errno || *end || end == arg || v > 0xfffff) {
-        errno = EINVAL;
-        die("PASID", "a number from 0 to 0xfffff");
-    }
-    return v;
-}
-
 int main(int argc, char **argv)
 {
-    struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
-    struct iommu_hw_info info = { .size = sizeof(info) };
     struct testdev t;
     struct space sp[3];
     struct space *space_a = &sp[0], *space_b = &sp[1], *space_u = &sp[2];
-    uint32_t pasid_a = 0x100, pasid_b = 0xfffff, id;
+    uint32_t pasid_a = 0x100, pasid_b = 0xfffff;
     const char *bdf, *during = NULL;
-    int iommufd, i;
+    int i;
 
     if (argc < 2 || argc == 3 || argc > 5) {
         fprintf(stderr, "usage: %s BDF [PASID_A PASID_B [COMMAND]]\n",
@@ -528,38 +300,12 @@ int main(int argc, char **argv)
     page = sysconf(_SC_PAGESIZE);
 
     /* 1. vfio-pci, the cdev, iommufd */
-    bind_vfio_pci(bdf);
-    t.fd = open_vfio_cdev(bdf);
-    iommufd = open("/dev/iommu", O_RDWR);
-    if (iommufd < 0) {
-        die("/dev/iommu", NULL);
-    }
-    bind.iommufd = iommufd;
-    if (ioctl(t.fd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
-        die("VFIO_DEVICE_BIND_IOMMUFD", errno == EPERM ?
-            "MSIs not isolated? (the virt machine needs gic-version=3, "
-            "whose ITS isolates them)" : NULL);
-    }
-    info.dev_id = bind.out_devid;
-    if (ioctl(iommufd, IOMMU_GET_HW_INFO, &info)) {
-        die("IOMMU_GET_HW_INFO", NULL);
-    }
-    say("bound dev_id=%u max_pasid_log2=%u", bind.out_devid,
-        info.out_max_pasid_log2);
-
-    t.bar0 = region_offset(t.fd, VFIO_PCI_BAR0_REGION_INDEX);
-    t.config = region_offset(t.fd, VFIO_PCI_CONFIG_REGION_INDEX);
-    id = reg_read(&t, A_ID);
-    if (id != PASID_TESTDEV_MAGIC) {
-        errno = ENODEV;
-        die("BAR 0", "ID register is not the PASID test device's");
-    }
-    enable_bus_master(&t);
+    testdev_open(&t, bdf);
 
     /* 2. Three spaces, one IOVA: untagged, PASID a, PASID b */
-    space_create(iommufd, bind.out_devid, space_a, "a");
-    space_create(iommufd, bind.out_devid, space_b, "b");
-    space_create(iommufd, bind.out_devid, space_u, "untagged");
+    space_create(t.iommufd, t.dev_id, space_a, "a");
+    space_create(t.iommufd, t.dev_id, space_b, "b");
+    space_create(t.iommufd, t.dev_id, space_u, "untagged");
     attach(t.fd, NO_PASID, space_u);
     attach(t.fd, pasid_a, space_a);
     attach(t.fd, pasid_b, space_b);
@@ -589,13 +335,12 @@ int main(int argc, char **argv)
     dma_lands_in(&t, "b_moved", pasid_b, 0xab000000, space_a, sp, 3);
 
     /* 6. Unmap the untagged space's IOVA: untagged fails, b still works */
-    space_unmap(iommufd, space_u);
+    space_unmap(t.iommufd, space_u);
     dma_refused(&t, "untagged_unmapped", NO_PASID, sp, 3);
     dma_lands_in(&t, "b_after_unmap", pasid_b, 0xac000000, space_a, sp, 3);
 
     for (i = 0; i < 3; i++) {
         say("buffer %s holds 0x%08x", sp[i].name, sp[i].expect);
     }
-    say("result %s failures=%d", failures ? "fail" : "pass", failures);
-    return failures ? 1 : 0;
+    return finish();
 }
