@@ -33,13 +33,16 @@
  *  9. a vSTE with S1STALLD, which the kernel accepts but this SMMU (no
  *     stall model) finds ILLEGAL: C_BAD_STE through the vEVENTQ.
  *
- * Without invalidation (4, 5) the architecture lets an SMMU use either
- * the old or the new structure (IHI 0070, 3.21 and 4.8); QEMU's SMMU
- * caches the CD and the translation, so the old one is what it uses.
+ * Without invalidation (4, 5) the architecture guarantees nothing about
+ * which structure the SMMU uses: the old one, the new one or, as both
+ * rewrites change live entries in place, a mix of the two.  QEMU's SMMU
+ * keeps what it cached until the invalidation, so these steps check QEMU's
+ * behaviour: the old one, then the new one.
  *
  * Output as vfio-lib.h says; tests/guest/vsmmu.sh makes markers of it.
  * Usage: vsmmu BDF  (0000:00:02.0)
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
@@ -86,9 +89,11 @@
 #define PTE_AP              6, 2
 #define PTE_SH              8, 2
 #define PTE_AF              10, 1
+#define PTE_NG              11, 1   /* not global: tagged with the ASID */
 #define CMD0_OP             0, 8
 #define CMD0_SSID           12, 20
 #define CMD0_SID            32, 32
+#define CMD0_VMID           32, 16
 #define CMD0_ASID           48, 16
 #define CMD1_LEAF           0, 1
 #define EVT0_TYPE           0, 8
@@ -99,7 +104,6 @@
 
 #define ADDR_MASK(lo)       (((1ull << 52) - 1) & ~((1ull << (lo)) - 1))
 
-#define STE_CONFIG_ABORT    0
 #define STE_CONFIG_S1       5
 #define STE_CONFIG_S2       6
 #define STE_CONFIG_NESTED   7
@@ -117,6 +121,12 @@
 #define EVT_C_BAD_SUBSTREAMID 0x08
 #define EVT_C_BAD_CD        0x0a
 #define EVT_F_TRANSLATION   0x10
+
+/* The CD a tag uses: an untagged transaction uses CD 0 (STE.S1DSS) */
+static uint32_t ssid_of(uint32_t pasid)
+{
+    return pasid == NO_PASID ? 0 : pasid;
+}
 
 static uint64_t get_field(uint64_t word, unsigned shift, unsigned len)
 {
@@ -189,8 +199,9 @@ static uint64_t load64(uint64_t gpa)
 }
 
 /*
- * The VM's stores to its own tables: the SMMU reads them from memory
- * (no cache to clean: the device is coherent with FWB).
+ * The VM's stores to its own tables: the SMMU's walks are coherent
+ * (SMMU_IDR0.COHACC, write-back inner-shareable walk attributes in the
+ * STE and CDs), so there is no cache to clean.
  */
 static void store64(uint64_t gpa, uint64_t v)
 {
@@ -237,6 +248,7 @@ static void s1_map(const struct s1 *s, uint64_t iova, uint64_t gpa)
     set_field(pte, PTE_AP, PTE_AP_RW_ANY);
     set_field(pte, PTE_SH, SH_INNER);
     set_field(pte, PTE_AF, 1);
+    set_field(pte, PTE_NG, 1);
     store64(s1_leaf_slot(s, iova), pte);
 }
 
@@ -282,6 +294,7 @@ static void cdtab_linear(struct cdtab *t, unsigned cdmax)
 /* 2-level, 64 KiB leaves (1024 CDs each), allocated as SSIDs need them */
 static void cdtab_2lvl(struct cdtab *t, unsigned cdmax)
 {
+    assert(cdmax >= 10);
     t->name = "2-level";
     t->fmt = STE_S1FMT_64K_L2;
     t->cdmax = cdmax;
@@ -474,20 +487,25 @@ static void cfgi_cd(struct vmm *v, uint32_t ssid)
     viommu_invalidate(v, c0, c1);
 }
 
-/* One page at @iova for @asid; the VMID is the kernel's to fill in */
+/*
+ * One page at @iova for @asid.  The VMID is the host's to fill in: the VM
+ * writes a wrong one (VM_VMID), which must not reach the SMMU.
+ */
+#define VM_VMID             0x5a5
 static void tlbi_nh_va(struct vmm *v, uint16_t asid, uint64_t iova)
 {
     uint64_t c0 = 0, c1 = iova & ~(uint64_t)(GRANULE - 1);
 
     set_field(c0, CMD0_OP, CMD_TLBI_NH_VA);
+    set_field(c0, CMD0_VMID, VM_VMID);
     set_field(c0, CMD0_ASID, asid);
     set_field(c1, CMD1_LEAF, 1);
     viommu_invalidate(v, c0, c1);
 }
 
 /*
- * The next vEVENT, waiting up to @ms: 1 with @evt filled, 0 if none came.
- * Says "vevent ..." with the record's fields.
+ * The next vEVENT, waiting up to @ms: 1 with @evt filled, 0 if none came,
+ * -1 if the queue could not be read or lost events.  Says "vevent ...".
  */
 static int vevent_next(struct vmm *v, uint64_t evt[4], int ms)
 {
@@ -498,14 +516,19 @@ static int vevent_next(struct vmm *v, uint64_t evt[4], int ms)
     struct pollfd pfd = { .fd = v->veventq_fd, .events = POLLIN };
     ssize_t n;
 
-    if (poll(&pfd, 1, ms) <= 0) {
-        return 0;
+    n = poll(&pfd, 1, ms);
+    if (n <= 0) {
+        if (n < 0) {
+            say("vevent poll failed: %s", strerror(errno));
+        }
+        return n;
     }
     n = read(v->veventq_fd, &buf, sizeof(buf));
-    if (n != (ssize_t)sizeof(buf)) {
-        say("vevent short read %zd flags=0x%x", n,
+    if (n != (ssize_t)sizeof(buf) ||
+        (buf.hdr.flags & IOMMU_VEVENTQ_FLAG_LOST_EVENTS)) {
+        say("vevent read %zd bytes, flags=0x%x", n,
             n >= (ssize_t)sizeof(buf.hdr) ? buf.hdr.flags : 0);
-        return 0;
+        return -1;
     }
     memcpy(evt, buf.rec.evt, sizeof(buf.rec.evt));
     say("vevent seq=%u type=0x%02x sid=0x%x ssv=%u ssid=0x%x s2=%u "
@@ -520,32 +543,42 @@ static int vevent_next(struct vmm *v, uint64_t evt[4], int ms)
 
 /*
  * What the data area should hold: every page of it poisoned, but for the
- * pattern last written into a page.
+ * pattern last written into a page (words pattern, pattern + 1, ...).
  */
 #define POISON              0xa5
 #define DATA_PAGES          ((WIN_GPA + WIN_SIZE - DATA_GPA) / GRANULE)
 static uint32_t expected[DATA_PAGES];
 
+/* Data page @p as the model says it should be, into @buf */
+static void model_page(uint32_t p, uint8_t *buf)
+{
+    uint32_t i, w;
+
+    memset(buf, POISON, GRANULE);
+    for (i = 0; expected[p] && i < DMA_LEN; i += 4) {
+        w = expected[p] + i / 4;
+        memcpy(buf + i, &w, 4);
+    }
+}
+
+/*
+ * Does the data area match the model?  If not, it is put back as the
+ * model says, so that one wrong DMA fails one check, not every later one.
+ */
 static int data_as_expected(void)
 {
-    uint32_t p, i, w;
-    uint8_t *page;
+    uint8_t want[GRANULE];
+    uint32_t p;
+    int ok = 1;
 
     for (p = 0; p < DATA_PAGES; p++) {
-        page = gpa_ptr(DATA_GPA + p * GRANULE);
-        for (i = 0; i < GRANULE; i += 4) {
-            if (expected[p] && i < DMA_LEN) {
-                memcpy(&w, page + i, 4);
-                if (w != expected[p] + i / 4) {
-                    return 0;
-                }
-            } else if (page[i] != POISON || page[i + 1] != POISON ||
-                       page[i + 2] != POISON || page[i + 3] != POISON) {
-                return 0;
-            }
+        model_page(p, want);
+        if (memcmp(gpa_ptr(DATA_GPA + p * GRANULE), want, GRANULE)) {
+            memcpy(gpa_ptr(DATA_GPA + p * GRANULE), want, GRANULE);
+            ok = 0;
         }
     }
-    return 1;
+    return ok;
 }
 
 /* @pasid's write of @pattern to IOVA lands in @gpa's page and nowhere else */
@@ -581,23 +614,23 @@ static void dma_refused(struct vmm *v, const char *what, uint32_t pasid,
 
 /*
  * The vEVENTQ's next record is @type for @pasid (or NO_PASID), with the
- * vSID, stage 1; for F_TRANSLATION at @addr.  C_BAD_SUBSTREAMID has no
- * SSV bit: its SubstreamID is always valid (IHI 0070, 7.3.9).
+ * vSID, stage 1; for F_TRANSLATION at @addr.  The C_BAD_SUBSTREAMID
+ * record has no SSV field (IHI 0070, 7.3.9).
  */
 static void vevent_expect(struct vmm *v, const char *what, uint8_t type,
                           uint32_t pasid, uint64_t addr)
 {
     unsigned ssv = pasid != NO_PASID && type != EVT_C_BAD_SUBSTREAMID;
-    uint32_t ssid = pasid == NO_PASID ? 0 : pasid;
+    uint32_t ssid = ssid_of(pasid);
     uint64_t evt[4];
     int got = vevent_next(v, evt, 5000);
 
-    check(got && field(evt[0], EVT0_TYPE) == type &&
+    check(got == 1 && field(evt[0], EVT0_TYPE) == type &&
           field(evt[0], EVT0_SID) == VSID && field(evt[0], EVT0_SSV) == ssv &&
           field(evt[0], EVT0_SSID) == ssid && !field(evt[1], EVT1_S2) &&
           (type != EVT_F_TRANSLATION || evt[2] == addr), what,
           "expected type=0x%02x sid=0x%x ssv=%u ssid=0x%x s2=0%s", type,
-          VSID, ssv, ssid, got ? "" : ": no vEVENT in 5 s");
+          VSID, ssv, ssid, got == 1 ? "" : ": no vEVENT in 5 s");
 }
 
 /* ---- the steps ---- */
@@ -612,15 +645,19 @@ struct tag {
 static void tag_setup(struct tag *g, const struct cdtab *t, uint32_t pasid,
                       uint16_t asid)
 {
+    uint64_t cd;
+    char tmp[16];
+
     g->pasid = pasid;
     g->page = alloc_data_page();
     s1_init(&g->s1, asid);
     s1_map(&g->s1, IOVA, g->page);
-    cd_write(cdtab_cd(t, pasid == NO_PASID ? 0 : pasid), &g->s1);
-    say("map %s pasid=%u asid=%u cd=0x%llx ttb=0x%llx iova=0x%llx "
-        "gpa=0x%llx", t->name, pasid == NO_PASID ? 0 : pasid, asid,
-        (unsigned long long)cdtab_cd(t, pasid == NO_PASID ? 0 : pasid),
-        (unsigned long long)g->s1.ttb, IOVA, (unsigned long long)g->page);
+    cd = cdtab_cd(t, ssid_of(pasid));
+    cd_write(cd, &g->s1);
+    say("map %s pasid=%s asid=%u cd=0x%llx ttb=0x%llx iova=0x%llx "
+        "gpa=0x%llx", t->name, pasid_str(pasid, tmp), asid,
+        (unsigned long long)cd, (unsigned long long)g->s1.ttb, IOVA,
+        (unsigned long long)g->page);
 }
 
 static uint32_t attach_table(struct vmm *v, const struct cdtab *t)
@@ -691,16 +728,110 @@ static void illegal_vstes(struct vmm *v)
     }
 }
 
+/* Step 4: @g's CD rewritten (ASID @asid): the old one until CMD_CFGI_CD */
+static void cd_rewrite(struct vmm *v, const struct cdtab *t,
+                       const struct tag *g, uint16_t asid)
+{
+    uint64_t page = alloc_data_page();
+    struct s1 fresh;
+
+    s1_init(&fresh, asid);
+    s1_map(&fresh, IOVA, page);
+    cd_write(cdtab_cd(t, ssid_of(g->pasid)), &fresh);
+    say("rewrite cd pasid=%u asid=%u ttb=0x%llx gpa=0x%llx", g->pasid, asid,
+        (unsigned long long)fresh.ttb, (unsigned long long)page);
+    dma_lands(v, "cd_stale_before_cfgi", g->pasid, 0x27000000, g->page);
+    cfgi_cd(v, ssid_of(g->pasid));
+    dma_lands(v, "cd_new_after_cfgi", g->pasid, 0x37000000, page);
+}
+
+/* Step 5: @g's leaf entry rewritten: the old one until CMD_TLBI_NH_VA */
+static void pte_rewrite(struct vmm *v, struct tag *g)
+{
+    uint64_t page = alloc_data_page();
+
+    s1_map(&g->s1, IOVA, page);
+    say("rewrite pte pasid=%u asid=%u iova=0x%llx gpa=0x%llx", g->pasid,
+        g->s1.asid, IOVA, (unsigned long long)page);
+    dma_lands(v, "pte_stale_before_tlbi", g->pasid, 0x21000000, g->page);
+    tlbi_nh_va(v, g->s1.asid, IOVA);
+    dma_lands(v, "pte_new_after_tlbi", g->pasid, 0x31000000, page);
+    g->page = page;
+}
+
+/* Step 6: the VM's own faults come back through the vEVENTQ */
+static void vm_faults(struct vmm *v, uint32_t mapped, uint32_t invalid_cd,
+                      uint32_t beyond_cdmax)
+{
+    dma_refused(v, "s1_unmapped_refused", mapped, UNMAPPED_IOVA);
+    vevent_expect(v, "vevent_f_translation", EVT_F_TRANSLATION, mapped,
+                  UNMAPPED_IOVA);
+    dma_refused(v, "invalid_cd_refused", invalid_cd, IOVA);
+    vevent_expect(v, "vevent_c_bad_cd", EVT_C_BAD_CD, invalid_cd, 0);
+    dma_refused(v, "ssid_beyond_cdmax_refused", beyond_cdmax, IOVA);
+    vevent_expect(v, "vevent_c_bad_substreamid", EVT_C_BAD_SUBSTREAMID,
+                  beyond_cdmax, 0);
+}
+
+/*
+ * Step 8: the leaf holding the CD of @g[@gone] leaves the VM's memory (the
+ * IOAS); CMD_CFGI_CD drops the CD the SMMU holds.  Its next DMA faults at
+ * stage 2 fetching the CD: the host's fault, not in the vEVENTQ.  The
+ * other tags of @g (@n in all), in other leaves, still land.
+ */
+static void s2_fault(struct vmm *v, const struct cdtab *t,
+                     const struct tag *g, int n, int gone)
+{
+    char name[64], tmp[16];
+    uint64_t evt[4];
+    int i, got;
+
+    ioas_unmap(v, cdtab_cd(t, g[gone].pasid));
+    cfgi_cd(v, g[gone].pasid);
+    dma_refused(v, "cd_fetch_s2_fault_refused", g[gone].pasid, IOVA);
+    got = vevent_next(v, evt, 1000);
+    check(got == 0, "s2_fault_not_in_veventq",
+          "a stage-2 fault is the host's: %s", got == 0 ?
+          "no vEVENT in 1 s" : "the vEVENTQ had a record or failed");
+    for (i = 0; i < n; i++) {
+        if (i == gone) {
+            continue;
+        }
+        snprintf(name, sizeof(name), "%s_pasid_%s_after", t->name,
+                 pasid_str(g[i].pasid, tmp));
+        dma_lands(v, name, g[i].pasid, 0x50000000 + (i << 24), g[i].page);
+    }
+}
+
+/*
+ * Step 9: a vSTE with S1STALLD: the kernel passes it on, but the SMMU has
+ * no stall model (SMMU_IDR0.STALL_MODEL 0b01), so the STE is ILLEGAL:
+ * C_BAD_STE, the VM's to see.
+ */
+static void vste_s1stalld(struct vmm *v, const struct cdtab *t)
+{
+    uint64_t ste[2];
+    uint32_t hwpt;
+
+    vste_s1(t, ste);
+    set_field(ste[1], STE1_S1STALLD, 1);
+    hwpt = nested_alloc(v, ste);
+    check(hwpt != 0, "vste_s1stalld_accepted", "hwpt=%u%s%s", hwpt,
+          hwpt ? "" : ": ", hwpt ? "" : strerror(errno));
+    if (hwpt) {
+        attach(v, hwpt);
+        dma_refused(v, "s1stalld_refused", NO_PASID, IOVA);
+        vevent_expect(v, "vevent_c_bad_ste", EVT_C_BAD_STE, NO_PASID, 0);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    struct vmm v;
-    struct cdtab lin, l2;
     static const uint32_t lin_tags[] = { NO_PASID, 1, 7, 15 };
     static const uint32_t l2_tags[] = { NO_PASID, 1, 0x401, 0xfffff };
-    struct tag lt[4], qt[4];    /* in that order */
-    struct s1 p7_new;
-    uint64_t page_new, evt[4], ste[2];
-    uint32_t hwpt;
+    struct tag lt[4], qt[4];    /* in those orders */
+    struct cdtab lin, l2;
+    struct vmm v;
 
     if (argc != 2) {
         fprintf(stderr, "usage: %s BDF\n", argv[0]);
@@ -710,81 +841,18 @@ int main(int argc, char **argv)
     /* 1. The device, the VM's memory, the vIOMMU */
     testdev_open(&v.dev, argv[1]);
     ioas_map_window(&v);
-    memset(win + (DATA_GPA - WIN_GPA), POISON, WIN_GPA + WIN_SIZE - DATA_GPA);
+    data_as_expected();     /* poisons the data area */
     vmm_create(&v);
 
-    /* 2. Illegal vSTEs */
-    illegal_vstes(&v);
-
-    /* 3. A linear CD table: one IOVA, four pages */
-    cdtab_linear(&lin, 4);
+    illegal_vstes(&v);                                      /* 2 */
+    cdtab_linear(&lin, 4);                                  /* 3 */
     tags_land(&v, &lin, lt, lin_tags, 4, 1, 0x10000000);
-
-    /* 4. PASID 7's CD rewritten: the old one until CMD_CFGI_CD */
-    page_new = alloc_data_page();
-    s1_init(&p7_new, 5);
-    s1_map(&p7_new, IOVA, page_new);
-    cd_write(cdtab_cd(&lin, 7), &p7_new);
-    say("rewrite cd pasid=7 asid=5 ttb=0x%llx gpa=0x%llx",
-        (unsigned long long)p7_new.ttb, (unsigned long long)page_new);
-    dma_lands(&v, "cd_stale_before_cfgi", 7, 0x27000000, lt[2].page);
-    cfgi_cd(&v, 7);
-    dma_lands(&v, "cd_new_after_cfgi", 7, 0x37000000, page_new);
-
-    /* 5. PASID 1's leaf entry rewritten: the old one until TLBI_NH_VA */
-    page_new = alloc_data_page();
-    s1_map(&lt[1].s1, IOVA, page_new);
-    say("rewrite pte pasid=1 asid=2 iova=0x%llx gpa=0x%llx", IOVA,
-        (unsigned long long)page_new);
-    dma_lands(&v, "pte_stale_before_tlbi", 1, 0x21000000, lt[1].page);
-    tlbi_nh_va(&v, lt[1].s1.asid, IOVA);
-    dma_lands(&v, "pte_new_after_tlbi", 1, 0x31000000, page_new);
-
-    /* 6. The VM's own faults come back through the vEVENTQ */
-    dma_refused(&v, "s1_unmapped_refused", 15, UNMAPPED_IOVA);
-    vevent_expect(&v, "vevent_f_translation", EVT_F_TRANSLATION, 15,
-                  UNMAPPED_IOVA);
-    dma_refused(&v, "invalid_cd_refused", 3, IOVA);
-    vevent_expect(&v, "vevent_c_bad_cd", EVT_C_BAD_CD, 3, 0);
-    dma_refused(&v, "ssid_beyond_cdmax_refused", 16, IOVA);
-    vevent_expect(&v, "vevent_c_bad_substreamid", EVT_C_BAD_SUBSTREAMID, 16,
-                  0);
-
-    /* 7. A 2-level CD table with 64 KiB leaves replaces it */
-    cdtab_2lvl(&l2, 20);
+    cd_rewrite(&v, &lin, &lt[2], 5);                        /* 4 */
+    pte_rewrite(&v, &lt[1]);                                /* 5 */
+    vm_faults(&v, 15, 3, 16);                               /* 6 */
+    cdtab_2lvl(&l2, 20);                                    /* 7 */
     tags_land(&v, &l2, qt, l2_tags, 4, 11, 0x40000000);
-
-    /*
-     * 8. The leaf holding PASID 0x401's CD leaves the VM's memory (the
-     * IOAS); CMD_CFGI_CD drops the CD the SMMU holds.  Its next DMA
-     * faults at stage 2 fetching the CD: the host's fault.
-     */
-    ioas_unmap(&v, cdtab_cd(&l2, 0x401));
-    cfgi_cd(&v, 0x401);
-    dma_refused(&v, "cd_fetch_s2_fault_refused", 0x401, IOVA);
-    check(!vevent_next(&v, evt, 1000), "s2_fault_not_in_veventq",
-          "a stage-2 fault is the host's: no vEVENT in 1 s");
-    dma_lands(&v, "2-level_pasid_1_after", 1, 0x51000000, qt[1].page);
-    dma_lands(&v, "2-level_pasid_1048575_after", 0xfffff, 0x5f000000,
-              qt[3].page);
-    dma_lands(&v, "2-level_pasid_none_after", NO_PASID, 0x50000000,
-              qt[0].page);
-
-    /*
-     * 9. A vSTE with S1STALLD: the kernel passes it on, but the SMMU has
-     * no stall model (SMMU_IDR0.STALL_MODEL 0b01), so the STE is ILLEGAL:
-     * C_BAD_STE, the VM's to see.
-     */
-    vste_s1(&l2, ste);
-    set_field(ste[1], STE1_S1STALLD, 1);
-    hwpt = nested_alloc(&v, ste);
-    check(hwpt != 0, "vste_s1stalld_accepted", "hwpt=%u%s%s", hwpt,
-          hwpt ? "" : ": ", hwpt ? "" : strerror(errno));
-    if (hwpt) {
-        attach(&v, hwpt);
-        dma_refused(&v, "s1stalld_refused", NO_PASID, IOVA);
-        vevent_expect(&v, "vevent_c_bad_ste", EVT_C_BAD_STE, NO_PASID, 0);
-    }
-
+    s2_fault(&v, &l2, qt, 4, 2);                            /* 8 */
+    vste_s1stalld(&v, &l2);                                 /* 9 */
     return finish();
 }
