@@ -3,19 +3,21 @@
 # test device and a virtio-blk disk behind it, and check what Linux's
 # arm-smmu-v3 driver did, from the guest's side (tests/guest/init's
 # markers) and from QEMU's (trace events).
-#   guest-boot.sh [--ssidsize N] [--demo]   (--demo: the console streams)
-# Logs in $BUILD_DIR/test-logs/guest-ssidsizeN/; GUEST_TIMEOUT (300 s),
+#   guest-boot.sh [--ssidsize N] [--ats] [--demo]   (--demo: the console
+#   streams; --ats: the SMMU, the disk and the test device with ATS)
+# Logs in $BUILD_DIR/test-logs/guest-ssidsizeN[-ats]/; GUEST_TIMEOUT (300 s),
 # GUEST_QEMU_ARGS (more QEMU options).
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
 
-ssidsize=20 demo=0
+ssidsize=20 demo=0 ats=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --ssidsize) ssidsize=$2; shift 2;;
+    --ats) ats=1; shift;;
     --demo) demo=1; shift;;
-    *) die "usage: $0 [--ssidsize N] [--demo]";;
+    *) die "usage: $0 [--ssidsize N] [--ats] [--demo]";;
     esac
 done
 guest_env "$GUEST_DIR/guest.env" guest
@@ -24,8 +26,20 @@ PASID_WIDTH=20          # the test device's Max PASID Width (its default)
 TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_l1cd smmuv3_cd_addr_linear
               smmuv3_get_cd smmuv3_record_event pasid_testdev_run
               pasid_testdev_done pci_dma_pasid_refused)
-guest_boot "$BUILD_DIR/test-logs/guest-ssidsize$ssidsize" "$ssidsize" "" \
-    -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH"
+ats_args=() testdev_ats=''
+if [ $ats = 1 ]; then
+    # virtio-blk has an ATS capability (behind a root port: a PCIe
+    # endpoint) but no ATC: Linux enables ATS on it and invalidates, its
+    # DMA stays untranslated
+    ats_args=(-global arm-smmuv3.ats=on
+              -device pcie-root-port,id=ats_rp,bus=pcie.0,addr=04.0,chassis=1)
+    testdev_ats=,ats=on DISK_OPTS=,bus=ats_rp,ats=on
+    DISK_ADDR=00.0 DISK_SID=0x100 DISK_BDF=0000:01:00.0
+    TRACE_EVENTS+=(smmuv3_decode_ste smmuv3_cmdq_atc_inv)
+fi
+guest_boot "$BUILD_DIR/test-logs/guest-ssidsize$ssidsize$([ $ats = 0 ] || echo -ats)" "$ssidsize" "" \
+    "${ats_args[@]}" \
+    -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH$testdev_ats"
 
 # --- what the guest reported -------------------------------------------
 echo "== checks: Linux's arm-smmu-v3 on the SMMUv3 with ssidsize=$ssidsize"
@@ -122,5 +136,20 @@ check "one event per refused 4 KiB write" $ok "QEMU recorded $nev for the two pr
 dcdmax=$(select_cd $DISK_SID 0xffffffff | trace_field S1CDMax)
 ok=0; [ "$dcdmax" = 0 ] && ok=1
 check "virtio-blk STE: single CD" $ok "S1CDMax=$dcdmax (no PASID capability)"
+
+if [ $ats = 1 ]; then
+    # Linux enabled ATS on both (the host bridge said it supports ATS):
+    # the ATS Enable bit, STE.EATS full ATS, and the CMD_ATC_INV it sends
+    # for the whole ATC when it enables ATS on a device
+    for f in "disk $DISK_BDF $DISK_SID" "test_device $TESTDEV_BDF $TESTDEV_SID"; do
+        read -r name bdf sid <<< "$f"
+        ctl=$(markers ats_cap | sed -n "s/^$bdf control=\(0x[0-9a-f]*\)/\1/p")
+        eats=$(grep -m1 "^smmuv3_decode_ste sid=$sid .* ats=1" "$trace")
+        inv=$(grep -c "^smmuv3_cmdq_atc_inv sid=$sid " "$trace")
+        ok=0; [ -n "$ctl" ] && [ $((ctl & 0x8000)) != 0 ] && [ -n "$eats" ] && [ "$inv" -ge 1 ] && ok=1
+        check "ATS enabled on the $name" $ok \
+            "ATS Control ${ctl:-not seen}; STE.EATS full: $([ -n "$eats" ] && echo yes || echo no); CMD_ATC_INV for StreamID $sid: ${inv}x"
+    done
+fi
 
 guest_finish

@@ -7,7 +7,7 @@
 QEMU=$OBJ_DIR/qemu-system-aarch64
 # Fixed slots, so the StreamIDs are known: SID = PCI requester ID.
 TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 TESTDEV_BDF=0000:00:02.0
-DISK_ADDR=03.0 DISK_SID=0x18
+DISK_ADDR=03.0 DISK_SID=0x18 DISK_BDF=0000:00:03.0
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
 
 need_qemu() { [ -x "$QEMU" ] || die "$QEMU not built: run 'make build'"; }
@@ -28,7 +28,9 @@ cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0)
 # guest_boot OUT SSIDSIZE KERNEL_ARGS [QEMU ARGS...]: boot with the SMMU at
 # SSIDSIZE, the init's KERNEL_ARGS, TRACE_EVENTS and the user's
 # GUEST_QEMU_ARGS; check that the guest ran to the end.  The read-only disk
-# at DISK_ADDR: 16 MiB of random bytes (made once; guest_disk_sha).  In OUT:
+# at DISK_ADDR (more device options in DISK_OPTS; it comes after QEMU
+# ARGS, which may create its bus): 16 MiB of random bytes (made once;
+# guest_disk_sha).  In OUT:
 # command, serial.log (the console, shown with demo=1), qemu.log (stderr),
 # trace.log ($trace), markers.txt (the init's "@@ name value" lines).
 guest_boot() {
@@ -46,10 +48,11 @@ guest_boot() {
         -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
         -append "console=ttyAMA0 panic=-1 printk.devkmsg=on $append"
         -global "arm-smmuv3.ssidsize=$ssidsize"
+        "$@"
         -drive "file=$disk,if=none,format=raw,id=disk0,readonly=on"
-        -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on"
+        -device "virtio-blk-pci,drive=disk0,addr=$DISK_ADDR,disable-legacy=on,iommu_platform=on${DISK_OPTS:-}"
         -d "$(IFS=,; echo "${TRACE_EVENTS[*]/#/trace:}")" -D "$trace"
-        "$@" ${GUEST_QEMU_ARGS:-})
+        ${GUEST_QEMU_ARGS:-})
     echo "== boot: $GUEST_KERNEL_NAME, ssidsize=$ssidsize${append:+, $append} (timeout ${GUEST_TIMEOUT}s)"
     echo "   qemu-system-aarch64 ${args[*]}" | sed "s|$TOP/||g" > "$out/command"
     [ "${demo:-0}" = 0 ] || cat "$out/command"

@@ -92,6 +92,9 @@ if [ $quick = 0 ]; then
     for n in 20 8 0; do
         run_test "guest-boot-ssidsize$n" bash "$S/guest-boot.sh" --ssidsize "$n"
     done
+    # ATS: Linux enables it on the test device and on a virtio-blk disk
+    # behind a root port, and invalidates their ATCs
+    run_test guest-boot-ssidsize20-ats bash "$S/guest-boot.sh" --ats
     # PASIDs 0x100 and 0xfffff sit in different leaves of the 2-level CD
     # table, 1 and 2 in the same one; that run also goes with the SMMU's
     # trace points off (the fast path).
