@@ -31,6 +31,7 @@ if [ $ats = 1 ]; then
     # virtio-blk has an ATS capability (behind a root port: a PCIe
     # endpoint) but no ATC: Linux enables ATS on it and invalidates, its
     # DMA stays untranslated
+    # shellcheck disable=SC2054  # QEMU's commas
     ats_args=(-global arm-smmuv3.ats=on
               -device pcie-root-port,id=ats_rp,bus=pcie.0,addr=04.0,chassis=1)
     testdev_ats=,ats=on DISK_OPTS=,bus=ats_rp,ats=on
