@@ -6,18 +6,24 @@
 # the data each time.  Its verdicts are cross-checked with QEMU's trace
 # (which CD each DMA used, where the IOVA landed, the invalidations and
 # events) and with the event records the guest kernel received.
-#   guest-vfio.sh [--demo] [--pasids A B] [--no-trace]
-# Logs in $BUILD_DIR/test-logs/guest-vfio-A-B/; GUEST_TIMEOUT (300 s).
+# --ats: the SMMU and the device with ATS, every transfer through the
+# device's ATC; checked: Linux's CMD_ATC_INV for the detached PASID, the
+# moved one and the unmapped IOVA, each before the transfer that needed
+# it, and the ATC entries that had to survive.
+#   guest-vfio.sh [--demo] [--pasids A B] [--no-trace] [--ats]
+# Logs in $BUILD_DIR/test-logs/guest-vfio-A-B[-notrace|-ats]/;
+# GUEST_TIMEOUT (300 s).
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
 
-demo=0 pasid_a=0x100 pasid_b=0xfffff traced=1
-usage="usage: $0 [--demo] [--pasids A B] [--no-trace]"
+demo=0 pasid_a=0x100 pasid_b=0xfffff traced=1 ats=0
+usage="usage: $0 [--demo] [--pasids A B] [--no-trace] [--ats]"
 while [ $# -gt 0 ]; do
     case "$1" in
     --pasids) [ $# -ge 3 ] || die "$usage"; pasid_a=$2 pasid_b=$3; shift 3;;
     --no-trace) traced=0; shift;;
+    --ats) ats=1; shift;;
     --demo) demo=1; shift;;
     *) die "$usage";;
     esac
@@ -33,13 +39,19 @@ TRACE_EVENTS=(smmuv3_select_cd smmuv3_get_cd smmuv3_record_event
 # --no-trace: the guest's verdicts only, with the SMMU's trace points off
 # (the fast path of a normal run), the test device's transfers still seen.
 [ $traced = 1 ] || TRACE_EVENTS=(pasid_testdev_run pasid_testdev_done)
+ats_args=() testdev_ats='' logs=$pasid_a-$pasid_b$([ $traced = 1 ] || echo -notrace)
+if [ $ats = 1 ]; then
+    ats_args=(-global arm-smmuv3.ats=on) testdev_ats=,ats=on logs=$logs-ats
+    TRACE_EVENTS+=(smmuv3_cmdq_atc_inv smmuv3_ats_request)
+fi
 # A virtio-blk disk behind the same SMMU is read through the guest
 # kernel's DMA API while the test device is attached for user space.
 # GICv3 with its ITS: MSIs are isolated, which iommufd requires of a
 # device before user space may own it.
-guest_boot "$BUILD_DIR/test-logs/guest-vfio-$pasid_a-$pasid_b$([ $traced = 1 ] || echo -notrace)" \
-    $SSIDSIZE "pasidtest=vfio pasid_a=$pasid_a pasid_b=$pasid_b" \
-    -M gic-version=3 -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR"
+guest_boot "$BUILD_DIR/test-logs/guest-vfio-$logs" \
+    $SSIDSIZE "pasidtest=vfio pasid_a=$pasid_a pasid_b=$pasid_b vfio_ats=$ats" \
+    -M gic-version=3 "${ats_args[@]}" \
+    -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR$testdev_ats"
 
 # --- what the guest reported -------------------------------------------
 echo "== checks: iommufd/VFIO attaches page tables to PASIDs of the test device"
@@ -92,7 +104,60 @@ count_cfgi() {  # count_cfgi SSID: CMD_CFGI_CD lines for it on stdin
     grep -c "^smmuv3_cmdq_cfgi_cd sid=$TESTDEV_SID ssid=$(printf 0x%x $(($1))) "
 }
 
-if [ $traced = 1 ]; then
+# atc STEP FIELD: the device's ATC counter after the transfer STEP
+atc() { markers vfio | grep -a "^atc $1 " | trace_field "$2"; }
+# atc_inv_before TAG N SSID: Linux's CMD_ATC_INV for SSID (0xffffffff:
+# none) between the transfer before TAG's Nth and that one
+atc_inv_before() {
+    run_trace "$1" "$2" .before | grep -m1 "^smmuv3_cmdq_atc_inv sid=$TESTDEV_SID ssid=$3 "
+}
+
+if [ $ats = 1 ]; then
+    split_runs
+    a=$((pasid_a)) b=$((pasid_b))
+    # Linux enabled ATS (the init read the ATS Control register before the
+    # test): the device sends Translation Requests only then
+    ctl=$(markers ats_cap | sed -n "s/^$TESTDEV_BDF control=\(0x[0-9a-f]*\)/\1/p")
+    nreq=$(grep -c "^smmuv3_ats_request sid=$TESTDEV_SID " "$trace")
+    ok=0; [ -n "$ctl" ] && [ $((ctl & 0x8000)) != 0 ] && [ "$nreq" -gt 0 ] && ok=1
+    check "Linux enabled ATS on the device" $ok \
+        "ATS Control ${ctl:-not seen}; $nreq Translation Requests"
+
+    hexa=$(printf 0x%x $a) hexb=$(printf 0x%x $b)
+    # Detach: the ATC_INV for PASID a reached the device before its next
+    # write, whose Translation Request found no CD (Completer Abort) ...
+    inv=$(atc_inv_before $a 3 "$hexa")
+    req=$(run_trace $a 3 | grep -m1 "^smmuv3_ats_request sid=$TESTDEV_SID ssid=$hexa ")
+    ok=0
+    [ -n "$inv" ] && [[ $req == *" ret=-14 "* ]] &&
+        [ $(($(atc a_detached_refused invalidated))) -gt $(($(atc untagged_read invalidated))) ] && ok=1
+    check "detached PASID: ATC_INV, then a refused request" $ok \
+        "${inv:-no CMD_ATC_INV for SSID $hexa}; then ${req:-no request}"
+    # ... and PASID b's entry survived: its next write was an ATC hit
+    h0=$(atc a_detached_refused hits) h1=$(atc b_after_detach_write hits)
+    m0=$(atc a_detached_refused misses) m1=$(atc b_after_detach_write misses)
+    ok=0; [ -n "$h0" ] && [ "$h1" = $((h0 + 1)) ] && [ "$m1" = "$m0" ] && ok=1
+    check "PASID b's ATC entry survived a's invalidation" $ok \
+        "b's write after the detach: hits $h0 -> $h1, misses $m0 -> $m1"
+    # Replacement: ATC_INV for b before its write, which missed
+    inv=$(atc_inv_before $b 5 "$hexb")
+    m0=$(atc untagged_after_detach_read misses) m1=$(atc b_moved_write misses)
+    ok=0; [ -n "$inv" ] && [ -n "$m0" ] && [ "$m1" = $((m0 + 1)) ] && ok=1
+    check "PASID b moved: ATC_INV, then a new translation" $ok \
+        "${inv:-no CMD_ATC_INV for SSID $hexb}; misses $m0 -> $m1"
+    # Unmap: ATC_INV without SSID for the IOVA, then a translation
+    # without access for the untagged write
+    inv=$(atc_inv_before none 5 0xffffffff)
+    req=$(run_trace none 5 | grep -m1 "^smmuv3_ats_request sid=$TESTDEV_SID ssid=0xffffffff ")
+    ok=0
+    [ -n "$inv" ] && [[ $req == *" ret=0 "*" perm=0" ]] && ok=1
+    check "unmapped IOVA: ATC_INV, then no access" $ok \
+        "${inv:-no CMD_ATC_INV without SSID}; then ${req:-no request}"
+    evs=$(trace_events < "$trace" | tr '\n' ' ')
+    ok=0; [ -z "$evs" ] && ok=1
+    check "no SMMU event (requests record none)" $ok "QEMU recorded: ${evs:-none}"
+    ev_detach="Completer Abort" ev_unmap="no access"
+elif [ $traced = 1 ]; then
     split_runs
     a=$((pasid_a)) b=$((pasid_b))
     ste=$(select_cd "$TESTDEV_SID")
@@ -151,6 +216,7 @@ else
 fi
 
 # The event records Linux received for the two refused DMAs.
+[ $ats = 0 ] || { guest_finish; exit; }
 rec=$(guest_event vfio_dmesg 0x0a)
 ok=0; [ "$rec" = "$(printf 'sid=0x%x SSV=1 SSID=0x%x' $((TESTDEV_SID)) $((pasid_a)))" ] && ok=1
 check "guest got the C_BAD_CD record" $ok "${rec:-none in the kernel log}"

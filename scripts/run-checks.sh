@@ -103,6 +103,9 @@ if [ $quick = 0 ]; then
     run_test guest-vfio-pasids-0x100-0xfffff bash "$S/guest-vfio.sh"
     run_test guest-vfio-pasids-1-2 bash "$S/guest-vfio.sh" --pasids 1 2
     run_test guest-vfio-pasids-1-2-notrace bash "$S/guest-vfio.sh" --pasids 1 2 --no-trace
+    # The same with ATS: every transfer through the device's ATC, Linux's
+    # CMD_ATC_INV checked at the detach, the move and the unmap
+    run_test guest-vfio-pasids-0x100-0xfffff-ats bash "$S/guest-vfio.sh" --ats
     # Linux binds only when the SMMU's OAS covers the CPU's PARange (44
     # bits: cortex-a72; 48: neoverse-n1), and not with 52-bit VAs and LPA2
     # on 4 KB pages (-cpu max, whose 52-bit PARange is also above the

@@ -187,6 +187,7 @@ void testdev_open(struct testdev *t, const char *bdf)
     struct iommu_hw_info info = { .size = sizeof(info) };
 
     bind_vfio_pci(bdf);
+    t->ats = 0;
     t->fd = open_vfio_cdev(bdf);
     t->iommufd = open("/dev/iommu", O_RDWR);
     if (t->iommufd < 0) {
@@ -213,6 +214,17 @@ void testdev_open(struct testdev *t, const char *bdf)
         die("BAR 0", "ID register is not the PASID test device's");
     }
     enable_bus_master(t);
+}
+
+void testdev_say_atc(struct testdev *t, const char *when)
+{
+    if (!t->ats) {
+        return;
+    }
+    say("atc %s hits=%u misses=%u invalidated=%u refused=%u entries=%u",
+        when, testdev_read(t, A_ATC_HITS), testdev_read(t, A_ATC_MISSES),
+        testdev_read(t, A_ATC_INVALIDATED), testdev_read(t, A_ATS_REFUSED),
+        testdev_read(t, A_ATC_ENTRIES));
 }
 
 /* The device runs a transfer in the background (STATUS.BUSY) */
@@ -249,7 +261,8 @@ uint32_t testdev_dma(struct testdev *t, uint32_t op, uint64_t iova,
     if (pasid != NO_PASID) {
         testdev_write(t, A_PASID, pasid);
     }
-    testdev_write(t, A_CTRL, PASID_TESTDEV_CTRL(op, pasid != NO_PASID));
+    testdev_write(t, A_CTRL, PASID_TESTDEV_CTRL(op, pasid != NO_PASID) |
+                             (t->ats ? R_CTRL_ATS_MASK : 0));
     testdev_write(t, A_DOORBELL, 1);
     status = testdev_wait(t);
     if (checksum) {

@@ -35,6 +35,7 @@ const char *pasid_str(uint32_t pasid, char *tmp);
 
 struct testdev {
     int fd;             /* VFIO device cdev */
+    int ats;            /* transfers through the device's ATC (CTRL.ATS) */
     int iommufd;
     uint32_t dev_id;    /* iommufd's ID of the device */
     uint64_t bar0;      /* file offset of BAR 0 */
@@ -49,9 +50,13 @@ struct testdev {
 void testdev_open(struct testdev *t, const char *bdf);
 uint32_t testdev_read(struct testdev *t, uint32_t reg);
 void testdev_write(struct testdev *t, uint32_t reg, uint32_t val);
+/* With t->ats: says "atc WHEN hits=N misses=N invalidated=N ..." */
+void testdev_say_atc(struct testdev *t, const char *when);
+
 /*
  * One transfer of @len bytes (op PASID_TESTDEV_OP_*) from and to @iova,
- * tagged with @pasid unless it is NO_PASID; waits for it (10 s at most).
+ * tagged with @pasid unless it is NO_PASID, through the ATC if t->ats;
+ * waits for it (10 s at most).
  * Returns STATUS; *checksum gets CHECKSUM (reads) if not NULL.
  */
 uint32_t testdev_dma(struct testdev *t, uint32_t op, uint64_t iova,

@@ -17,6 +17,14 @@
  *  6. unmap the IOVA from the untagged space: untagged DMA fails, PASID b
  *     still works.
  *
+ * With --ats every transfer goes through the device's ATC (CTRL.ATS):
+ * translated by ATS Translation Requests, then issued as Translated
+ * requests (which the device only issues while Linux has enabled its
+ * ATS); after each transfer the ATC's counters are reported ("atc <step>
+ * ...").  A
+ * detached PASID's request gets a Completer Abort (CAUSE 5); an unmapped
+ * IOVA a translation without access (CAUSE 4).
+ *
  * Between 3 and 4, COMMAND (if given) runs with sh -c: other DMA through
  * the same SMMU while the device is attached (tests/guest/vfio.sh reads
  * the virtio-blk disk there).
@@ -26,7 +34,8 @@
  * last line is "result pass" or "result fail".  Exit status 0 only if
  * every check passed.
  *
- * Usage: vfio-pasid BDF [PASID_A PASID_B [COMMAND]]  (BDF: 0000:00:02.0)
+ * Usage: vfio-pasid [--ats] BDF [PASID_A PASID_B [COMMAND]]
+ * (BDF: 0000:00:02.0)
  */
 #include <errno.h>
 #include <stdint.h>
@@ -212,6 +221,7 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
     status = testdev_dma(t, PASID_TESTDEV_OP_WRITE, IOVA, DMA_LEN, pasid,
                          pattern, NULL);
     snprintf(name, sizeof(name), "%s_write", what);
+    testdev_say_atc(t, name);
     check(status == R_STATUS_DONE_MASK, name, "pasid=%s status=0x%x",
           pasid_str(pasid, tmp), status);
 
@@ -222,19 +232,21 @@ static void dma_lands_in(struct testdev *t, const char *what, uint32_t pasid,
     status = testdev_dma(t, PASID_TESTDEV_OP_READ, IOVA, DMA_LEN, pasid, 0,
                          &sum);
     snprintf(name, sizeof(name), "%s_read", what);
+    testdev_say_atc(t, name);
     check(status == R_STATUS_DONE_MASK && sum == byte_sum(target->buf), name,
           "status=0x%x checksum=0x%x expected=0x%x", status, sum,
           byte_sum(target->buf));
 }
 
 /*
- * A write with tag @pasid that the SMMU must refuse: the device reports a
- * failed write (CAUSE 4, not 2: the device itself did issue it) and no
- * buffer changes.  Checks "<what>_refused", "<what>_untouched".  The
- * write has the full DMA_LEN: the SMMU records one event for it.
+ * A write with tag @pasid that the SMMU must refuse: the device reports
+ * the failure, @cause (4, a failed write, not 2: the device itself did
+ * issue it; 5 with ATS, a failed Translation Request) and no buffer
+ * changes.  Checks "<what>_refused", "<what>_untouched".  The write has
+ * the full DMA_LEN: the SMMU records one event for it.
  */
 static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
-                        struct space *sp, int n)
+                        uint32_t want_cause, struct space *sp, int n)
 {
     char name[64], tmp[16];
     uint32_t status, cause, failed;
@@ -244,8 +256,9 @@ static void dma_refused(struct testdev *t, const char *what, uint32_t pasid,
     cause = FIELD_EX32(status, STATUS, CAUSE);
     failed = testdev_read(t, A_FAILED);
     snprintf(name, sizeof(name), "%s_refused", what);
-    check((status & R_STATUS_ERROR_MASK) &&
-          cause == PASID_TESTDEV_CAUSE_WRITE_FAULT && failed == 1, name,
+    testdev_say_atc(t, name);
+    check((status & R_STATUS_ERROR_MASK) && cause == want_cause &&
+          failed == 1, name,
           "pasid=%s status=0x%x cause=%u failed=%u result=%u",
           pasid_str(pasid, tmp), status, cause, failed,
           testdev_read(t, A_RESULT));
@@ -278,11 +291,14 @@ int main(int argc, char **argv)
     struct space *space_a = &sp[0], *space_b = &sp[1], *space_u = &sp[2];
     uint32_t pasid_a = 0x100, pasid_b = 0xfffff;
     const char *bdf, *during = NULL;
-    int i;
+    int i, ats = argc > 1 && !strcmp(argv[1], "--ats");
+    uint32_t refused_cause;
 
+    argc -= ats;
+    argv += ats;
     if (argc < 2 || argc == 3 || argc > 5) {
-        fprintf(stderr, "usage: %s BDF [PASID_A PASID_B [COMMAND]]\n",
-                argv[0]);
+        fprintf(stderr, "usage: vfio-pasid [--ats] BDF [PASID_A PASID_B "
+                "[COMMAND]]\n");
         return 2;
     }
     bdf = argv[1];
@@ -301,6 +317,9 @@ int main(int argc, char **argv)
 
     /* 1. vfio-pci, the cdev, iommufd */
     testdev_open(&t, bdf);
+    t.ats = ats;
+    refused_cause = ats ? PASID_TESTDEV_CAUSE_ATS_REQUEST :
+                          PASID_TESTDEV_CAUSE_WRITE_FAULT;
 
     /* 2. Three spaces, one IOVA: untagged, PASID a, PASID b */
     space_create(t.iommufd, t.dev_id, space_a, "a");
@@ -322,7 +341,7 @@ int main(int argc, char **argv)
 
     /* 4. Detach PASID a: its DMA fails, touches nothing; b still works */
     detach(t.fd, pasid_a);
-    dma_refused(&t, "a_detached", pasid_a, sp, 3);
+    dma_refused(&t, "a_detached", pasid_a, refused_cause, sp, 3);
     dma_lands_in(&t, "b_after_detach", pasid_b, 0xbe000000, space_b, sp, 3);
     dma_lands_in(&t, "untagged_after_detach", NO_PASID, 0xce000000,
                  space_u, sp, 3);
@@ -336,7 +355,8 @@ int main(int argc, char **argv)
 
     /* 6. Unmap the untagged space's IOVA: untagged fails, b still works */
     space_unmap(t.iommufd, space_u);
-    dma_refused(&t, "untagged_unmapped", NO_PASID, sp, 3);
+    dma_refused(&t, "untagged_unmapped", NO_PASID,
+                PASID_TESTDEV_CAUSE_WRITE_FAULT, sp, 3);
     dma_lands_in(&t, "b_after_unmap", pasid_b, 0xac000000, space_a, sp, 3);
 
     for (i = 0; i < 3; i++) {
