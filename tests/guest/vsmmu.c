@@ -16,7 +16,8 @@
  *  3. builds in the window a linear CD table (S1CDMax 4) with stage-1
  *     page tables for CD 0 and PASIDs 1, 7, 15 that map one IOVA to four
  *     guest pages, attaches it through a vSTE (S1DSS: untagged DMA uses
- *     CD 0), and checks that each tag's DMA lands in its own page only;
+ *     CD 0), and checks that each tag's DMA lands in its own page and
+ *     that no other page of the window's data area changes;
  *  4. CFGI_CD: rewrites PASID 7's CD (new ASID, new tables); QEMU's SMMU
  *     keeps using the CD it holds until CMD_CFGI_CD goes through the
  *     vIOMMU, then the new one;
