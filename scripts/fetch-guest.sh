@@ -1,7 +1,8 @@
 #!/bin/bash
 # Prepare the guest of the boot tests: Debian's arm64 kernel and
 # busybox-static (pinned in config.sh, downloaded once into the cache and
-# checked against their SHA256), unpacked into $GUEST_DIR, and an
+# checked against their SHA256) and the UEFI firmware (AAVMF, pinned in
+# guest-lib.sh), unpacked into $GUEST_DIR, and an
 # initramfs holding busybox, our init (tests/guest/init) and the modules
 # the test loads.  Writes $GUEST_DIR/guest.env for guest-boot.sh.
 # Your own kernel instead: GUEST_KERNEL=/path/to/Image [GUEST_KCONFIG=
@@ -81,6 +82,11 @@ bname=$set_name bdir=$GUEST_DIR/busybox
 unpack "$bdir" '*/bin/busybox'
 [ -x "$bdir/usr/bin/busybox" ] || die "no busybox in $bname"
 
+first_set UEFI_FIRMWARE_SETS
+uname=$set_name udir=$GUEST_DIR/uefi
+unpack "$udir" '*/AAVMF_CODE.no-secboot.fd' '*/AAVMF_VARS.fd'
+[ -f "$udir/usr/share/AAVMF/AAVMF_CODE.no-secboot.fd" ] || die "no AAVMF code in $uname"
+
 # The initramfs: rebuilt on every run of this script (under a second;
 # 'make guest', which make check and make demo run first), so that a
 # changed init script or header reaches the next boot.
@@ -113,4 +119,6 @@ done
 initrd=$GUEST_DIR/initramfs.cpio.gz
 cpio_gz "$stage" > "$initrd.tmp" && mv "$initrd.tmp" "$initrd"
 write_guest_env "$GUEST_DIR/guest.env" "$kname" "$kernel" "$initrd"
-note "guest: kernel $kname, $bname, modules: $(for f in "${mods[@]}"; do basename "$f"; done | tr '\n' ' ')"
+printf "GUEST_UEFI_NAME='%s'\nGUEST_UEFI_DIR='%s'\n" "$uname" "$udir/usr/share/AAVMF" \
+    >> "$GUEST_DIR/guest.env"
+note "guest: kernel $kname, $bname, $uname, modules: $(for f in "${mods[@]}"; do basename "$f"; done | tr '\n' ' ')"

@@ -3,21 +3,24 @@
 # test device and a virtio-blk disk behind it, and check what Linux's
 # arm-smmu-v3 driver did, from the guest's side (tests/guest/init's
 # markers) and from QEMU's (trace events).
-#   guest-boot.sh [--ssidsize N] [--ats] [--demo]   (--demo: the console
-#   streams; --ats: the SMMU, the disk and the test device with ATS)
-# Logs in $BUILD_DIR/test-logs/guest-ssidsizeN[-ats]/; GUEST_TIMEOUT (300 s),
-# GUEST_QEMU_ARGS (more QEMU options).
+#   guest-boot.sh [--ssidsize N] [--ats] [--uefi] [--demo]   (--demo: the
+#   console streams; --ats: the SMMU, the disk and the test device with
+#   ATS; --uefi: through Debian's UEFI firmware, which hands Linux ACPI
+#   tables - the IORT - instead of a device tree)
+# Logs in $BUILD_DIR/test-logs/guest-ssidsizeN[-ats][-uefi]/; GUEST_TIMEOUT
+# (300 s), GUEST_QEMU_ARGS (more QEMU options).
 set -uo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
 
-ssidsize=20 demo=0 ats=0
+ssidsize=20 demo=0 ats=0 uefi=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --ssidsize) ssidsize=$2; shift 2;;
     --ats) ats=1; shift;;
+    --uefi) uefi=1; shift;;
     --demo) demo=1; shift;;
-    *) die "usage: $0 [--ssidsize N] [--ats] [--demo]";;
+    *) die "usage: $0 [--ssidsize N] [--ats] [--uefi] [--demo]";;
     esac
 done
 guest_env "$GUEST_DIR/guest.env" guest
@@ -38,8 +41,21 @@ if [ $ats = 1 ]; then
     DISK_ADDR=00.0 DISK_SID=0x100 DISK_BDF=0000:01:00.0
     TRACE_EVENTS+=(smmuv3_decode_ste smmuv3_cmdq_atc_inv)
 fi
-guest_boot "$BUILD_DIR/test-logs/guest-ssidsize$ssidsize$([ $ats = 0 ] || echo -ats)" "$ssidsize" "" \
-    "${ats_args[@]}" \
+uefi_args=()
+if [ $uefi = 1 ]; then
+    # The firmware loads the kernel and initramfs QEMU hands it (fw_cfg)
+    # and, with acpi=on, installs QEMU's ACPI tables and no device tree.
+    # Its variable store is written at boot: a fresh copy each time.
+    [ -n "${GUEST_UEFI_DIR:-}" ] || die "no UEFI firmware in $GUEST_DIR/guest.env: run 'make guest'"
+    cp "$GUEST_UEFI_DIR/AAVMF_VARS.fd" "$GUEST_DIR/uefi-vars.fd"
+    # shellcheck disable=SC2054  # QEMU's commas
+    uefi_args=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$GUEST_UEFI_DIR/AAVMF_CODE.no-secboot.fd"
+               -drive "if=pflash,format=raw,unit=1,file=$GUEST_DIR/uefi-vars.fd")
+    MACHINE_OPTS=,acpi=on
+    echo "== firmware: $GUEST_UEFI_NAME"
+fi
+guest_boot "$BUILD_DIR/test-logs/guest-ssidsize$ssidsize$([ $ats = 0 ] || echo -ats)$([ $uefi = 0 ] || echo -uefi)" \
+    "$ssidsize" "" "${uefi_args[@]}" "${ats_args[@]}" \
     -device "pcie-pasid-testdev,addr=$TESTDEV_ADDR,pasid-width=$PASID_WIDTH$testdev_ats"
 
 # --- what the guest reported -------------------------------------------
@@ -59,6 +75,19 @@ probe=$(markers dmesg | grep -aE 'arm-smmu-v3 [^ ]+: .*(ias|oas) [0-9]+-bit' | h
 bad=$(markers dmesg | grep -aiE 'arm-smmu-v3.*(fail|error|unable|unhandled|timeout|disabl)' | head -n 1)
 ok=0; [ -n "$probe" ] && [ -z "$bad" ] && ok=1
 check "arm-smmu-v3 probed the SMMU" $ok "${bad:-${probe#*] }}"
+
+if [ $uefi = 1 ]; then
+    # Linux had no device tree, only ACPI tables with an IORT; the SMMU
+    # is the platform device the IORT's SMMUv3 node created (a device
+    # tree's would be 9050000.smmuv3), and the test device reached it
+    # through the IORT's ID mapping of the root complex.
+    fw=$(marker firmware) iommu=$(marker testdev_iommu)
+    ok=0
+    [[ "$fw" == *devicetree=no* && " ${fw#*acpi_tables=} " == *" IORT "* ]] &&
+        [[ "$probe" == *"arm-smmu-v3 arm-smmu-v3.0.auto:"* && "$iommu" == */arm-smmu-v3.0.auto/* ]] && ok=1
+    check "ACPI boot: the SMMU and the mapping from the IORT" $ok \
+        "${fw:-no firmware marker}; test device's IOMMU: ${iommu#/sys/devices/}"
+fi
 
 # "No SMMU event": none in the guest's log up to the probes below, none
 # recorded by QEMU before the test device's first transfer.

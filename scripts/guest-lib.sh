@@ -9,6 +9,15 @@ QEMU=$OBJ_DIR/qemu-system-aarch64
 TESTDEV_ADDR=02.0 TESTDEV_SID=0x10 TESTDEV_BDF=0000:00:02.0
 DISK_ADDR=03.0 DISK_SID=0x18 DISK_BDF=0000:00:03.0
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-300}
+# The UEFI firmware of the UEFI + ACPI boot (guest-boot.sh --uefi):
+# Debian's AAVMF, fetched and checked like the kernel (config.sh's
+# GUEST_KERNEL_SETS explains the format); the first set that downloads.
+UEFI_FIRMWARE_SETS=(
+    "qemu-efi-aarch64 2026.08+ds-2 (sid)|\
+pool/main/e/edk2/qemu-efi-aarch64_2026.08+ds-2_all.deb=30467a3593c099ea42bd6ff3c4590e4b205edf9a7b98844f4bed17cd8b05eb58"
+    "qemu-efi-aarch64 2025.02-8+deb13u1 (trixie)|\
+pool/main/e/edk2/qemu-efi-aarch64_2025.02-8+deb13u1_all.deb=a00b2411a79c8aeafd95a7c868ac3cd1aab592f1af9fff965f02d81a625276ed"
+)
 
 need_qemu() { [ -x "$QEMU" ] || die "$QEMU not built: run 'make build'"; }
 # guest_env ENV MAKE_TARGET: the guest MAKE_TARGET described in ENV with
@@ -27,7 +36,8 @@ cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0)
 
 # guest_boot OUT SSIDSIZE KERNEL_ARGS [QEMU ARGS...]: boot with the SMMU at
 # SSIDSIZE, the init's KERNEL_ARGS, TRACE_EVENTS and the user's
-# GUEST_QEMU_ARGS; check that the guest ran to the end.  The read-only disk
+# GUEST_QEMU_ARGS (more machine options in MACHINE_OPTS); check that the
+# guest ran to the end.  The read-only disk
 # at DISK_ADDR (more device options in DISK_OPTS; it comes after QEMU
 # ARGS, which may create its bus): 16 MiB of random bytes (made once;
 # guest_disk_sha).  In OUT:
@@ -43,7 +53,7 @@ guest_boot() {
     guest_disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
     # shellcheck disable=SC2054,SC2206  # QEMU's commas; the user's words
     local args=(
-        -M virt,iommu=smmuv3 -cpu max,pauth-impdef=on -smp 2 -m 1G
+        -M "virt,iommu=smmuv3${MACHINE_OPTS:-}" -cpu max,pauth-impdef=on -smp 2 -m 1G
         -nographic -nic none -no-reboot
         -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
         -append "console=ttyAMA0 panic=-1 printk.devkmsg=on $append"

@@ -95,6 +95,9 @@ if [ $quick = 0 ]; then
     # ATS: Linux enables it on the test device and on a virtio-blk disk
     # behind a root port, and invalidates their ATCs
     run_test guest-boot-ssidsize20-ats bash "$S/guest-boot.sh" --ats
+    # The UEFI + ACPI path servers and libvirt boot through: Debian's
+    # AAVMF, Linux finds the SMMU and the PCI mapping in the IORT
+    run_test guest-boot-ssidsize20-uefi bash "$S/guest-boot.sh" --uefi
     # PASIDs 0x100 and 0xfffff sit in different leaves of the 2-level CD
     # table, 1 and 2 in the same one; that run also goes with the SMMU's
     # trace points off (the fast path).
