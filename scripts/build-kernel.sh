@@ -5,8 +5,9 @@
 # (and its source fetched) only when the version, the fragment or the
 # compiler change; against its uAPI headers and the work tree's test
 # device header (with tests/guest/shim/'s REG32()/FIELD()), the test
-# programs tests/guest/vfio-pasid.c, vsmmu.c and sva-test.c and the SVA driver
-# tests/guest/sva/pasid_sva.ko; the stock initramfs plus those.
+# programs tests/guest/vfio-pasid.c, vsmmu.c and sva-test.c, the SVA driver
+# tests/guest/sva/pasid_sva.ko and Linux's VFIO selftests with our driver
+# for the test device; the stock initramfs plus those.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/guest-lib.sh"
@@ -77,6 +78,31 @@ for prog in vfio-pasid:vfio-lib vsmmu:vfio-lib sva-test; do
         -iquote "$TOP/tests/guest" -I"$obj/usr/include" \
         -o "$bin/bin/${prog%%:*}" "${srcs[@]/%/.c}"
 done
+# Linux's VFIO selftests (tools/testing/selftests/vfio) with our libvfio
+# driver for the test device dropped in: added to the source tree's copy
+# of them (once: the edits check for themselves) and listed among
+# libvfio's drivers, built static against the uAPI headers above.
+st=$src/tools/testing/selftests/vfio
+mkdir -p "$st/lib/drivers/pasid_testdev"
+cp "$TOP/tests/guest/vfio-selftests/pasid_testdev.c" "$st/lib/drivers/pasid_testdev/"
+grep -q pasid_testdev "$st/lib/libvfio.mk" ||
+    sed -i '/^LIBVFIO_C += vfio_pci_driver.c$/a LIBVFIO_C += drivers/pasid_testdev/pasid_testdev.c' \
+        "$st/lib/libvfio.mk"
+grep -q pasid_testdev_ops "$st/lib/vfio_pci_driver.c" ||
+    sed -i 's/^static struct vfio_pci_driver_ops \*driver_ops\[\] = {$/extern struct vfio_pci_driver_ops pasid_testdev_ops;\n\n&\n\t\&pasid_testdev_ops,/' \
+        "$st/lib/vfio_pci_driver.c"
+if ! grep -q pasid_testdev "$st/lib/libvfio.mk" ||
+   ! grep -q '&pasid_testdev_ops,' "$st/lib/vfio_pci_driver.c"; then
+    die "could not add the test device's driver to $st/lib"
+fi
+fresh_dir "$KERNEL_DIR/vfio-selftests"
+make -C "$st" ARCH=arm64 CROSS_COMPILE="$KERNEL_CROSS" OUTPUT="$KERNEL_DIR/vfio-selftests" \
+    KHDR_INCLUDES="-isystem $obj/usr/include" USERLDFLAGS=-static \
+    EXTRA_CFLAGS="-iquote $TOP/tests/guest/shim -iquote $WORK_TREE/include" >>"$log" 2>&1 || {
+    tail -n 30 "$log"; die "VFIO selftests build failed (log: $log)"; }
+mkdir -p "$bin/bin/vfio-selftests"
+find "$KERNEL_DIR/vfio-selftests" -maxdepth 1 -type f -name 'vfio_*_test' \
+    -exec cp -t "$bin/bin/vfio-selftests/" {} +
 # An external module, built in a copy (Kbuild writes next to the source);
 # tests/guest/sva.sh loads it from /lib/sva, out of init's way.
 mod=$KERNEL_DIR/sva-module

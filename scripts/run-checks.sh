@@ -122,6 +122,13 @@ if [ $quick = 0 ]; then
     # is the VMM and its VM at once (tests/guest/vsmmu.c).
     note "nested vSMMU through iommufd (same kernel, TCG)"
     run_test guest-vsmmu bash "$S/guest-vsmmu.sh"
+    # Other people's tests: Linux's VFIO selftests, in every IOMMU mode,
+    # with DMA by our libvfio driver for the test device; 2-level CD table
+    # (ssidsize 20) and none (0)
+    note "Linux's VFIO selftests (same kernel, TCG)"
+    for n in 20 0; do
+        run_test "guest-vfio-selftests-ssidsize$n" bash "$S/guest-vfio-selftests.sh" --ssidsize "$n"
+    done
     note "migration to and from unpatched QEMU 10.2.2"
     run_test migration-compat bash "$S/migration-compat.sh"
     note "SMMU qtests on the sanitizer build (ASan + UBSan)"
