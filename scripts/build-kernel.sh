@@ -69,12 +69,13 @@ fi
 # --- the test programs, the SVA driver, the initramfs (always: seconds) --
 bin=$KERNEL_DIR/initramfs-extra
 fresh_dir "$bin/bin"
+# The test device's register header, with the shim's REG32()/FIELD()
+testdev_include=(-iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include")
 # vfio-pasid and vsmmu drive the device through VFIO with vfio-lib.c
 for prog in vfio-pasid:vfio-lib vsmmu:vfio-lib sva-test; do
     IFS=: read -ra srcs <<< "$prog"
     srcs=("${srcs[@]/#/$TOP/tests/guest/}")
-    "${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror \
-        -iquote "$TOP/tests/guest/shim" -iquote "$WORK_TREE/include" \
+    "${KERNEL_CROSS}gcc" -static -O2 -Wall -Wextra -Werror "${testdev_include[@]}" \
         -iquote "$TOP/tests/guest" -I"$obj/usr/include" \
         -o "$bin/bin/${prog%%:*}" "${srcs[@]/%/.c}"
 done
@@ -98,7 +99,7 @@ fi
 fresh_dir "$KERNEL_DIR/vfio-selftests"
 make -C "$st" ARCH=arm64 CROSS_COMPILE="$KERNEL_CROSS" OUTPUT="$KERNEL_DIR/vfio-selftests" \
     KHDR_INCLUDES="-isystem $obj/usr/include" USERLDFLAGS=-static \
-    EXTRA_CFLAGS="-iquote $TOP/tests/guest/shim -iquote $WORK_TREE/include" >>"$log" 2>&1 || {
+    EXTRA_CFLAGS="${testdev_include[*]}" >>"$log" 2>&1 || {
     tail -n 30 "$log"; die "VFIO selftests build failed (log: $log)"; }
 mkdir -p "$bin/bin/vfio-selftests"
 find "$KERNEL_DIR/vfio-selftests" -maxdepth 1 -type f -name 'vfio_*_test' \

@@ -33,7 +33,7 @@ first_set() {
         echo "   $set_name: not available, trying the next one" >&2
     done
     die "none of these could be downloaded from $DEBIAN_MIRROR: ${tried[*]}
-(see GUEST_KERNEL_SETS/GUEST_BUSYBOX_SETS in scripts/config.sh)"
+(see $1 in scripts/config.sh, or scripts/guest-lib.sh for UEFI_FIRMWARE_SETS)"
 }
 
 # unpack DIR PATTERN...: DIR holds the members of deb_files matching the

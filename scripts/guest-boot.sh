@@ -47,10 +47,12 @@ if [ $uefi = 1 ]; then
     # and, with acpi=on, installs QEMU's ACPI tables and no device tree.
     # Its variable store is written at boot: a fresh copy each time.
     [ -n "${GUEST_UEFI_DIR:-}" ] || die "no UEFI firmware in $GUEST_DIR/guest.env: run 'make guest'"
-    cp "$GUEST_UEFI_DIR/AAVMF_VARS.fd" "$GUEST_DIR/uefi-vars.fd"
+    vars=$(mktemp "$GUEST_DIR/uefi-vars.XXXXXX")
+    trap 'rm -f "$vars"' EXIT
+    cp "$GUEST_UEFI_DIR/AAVMF_VARS.fd" "$vars"
     # shellcheck disable=SC2054  # QEMU's commas
     uefi_args=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$GUEST_UEFI_DIR/AAVMF_CODE.no-secboot.fd"
-               -drive "if=pflash,format=raw,unit=1,file=$GUEST_DIR/uefi-vars.fd")
+               -drive "if=pflash,format=raw,unit=1,file=$vars")
     MACHINE_OPTS=,acpi=on
     echo "== firmware: $GUEST_UEFI_NAME"
 fi

@@ -36,8 +36,8 @@ cpio_gz() { (cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0)
 
 # guest_boot OUT SSIDSIZE KERNEL_ARGS [QEMU ARGS...]: boot with the SMMU at
 # SSIDSIZE, the init's KERNEL_ARGS, TRACE_EVENTS and the user's
-# GUEST_QEMU_ARGS (more machine options in MACHINE_OPTS); check that the
-# guest ran to the end.  The read-only disk
+# GUEST_QEMU_ARGS (more machine options in MACHINE_OPTS, the RAM size in
+# GUEST_MEM, 1G); check that the guest ran to the end.  The read-only disk
 # at DISK_ADDR (more device options in DISK_OPTS; it comes after QEMU
 # ARGS, which may create its bus): 16 MiB of random bytes (made once;
 # guest_disk_sha).  In OUT:
@@ -53,7 +53,7 @@ guest_boot() {
     guest_disk_sha=$(sha256sum "$disk" | cut -d' ' -f1)
     # shellcheck disable=SC2054,SC2206  # QEMU's commas; the user's words
     local args=(
-        -M "virt,iommu=smmuv3${MACHINE_OPTS:-}" -cpu max,pauth-impdef=on -smp 2 -m 1G
+        -M "virt,iommu=smmuv3${MACHINE_OPTS:-}" -cpu max,pauth-impdef=on -smp 2 -m "${GUEST_MEM:-1G}"
         -nographic -nic none -no-reboot
         -kernel "$GUEST_KERNEL_IMAGE" -initrd "$GUEST_INITRD"
         -append "console=ttyAMA0 panic=-1 printk.devkmsg=on $append"
