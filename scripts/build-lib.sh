@@ -84,6 +84,30 @@ configure_args_for() {
     printf '%s\n' "$@"
 }
 
+# virt_devices_args SRC: the configure arguments of an aarch64 build that
+# only ever starts the virt machine (the sanitizer's SMMU qtests, the
+# unpatched and benchmark baselines): QEMU's minimal.mak (virt and what it
+# selects) plus the devices those runs add to it, instead of every Arm
+# board - about a third fewer files to compile.  configure takes only a
+# name in SRC's configs/devices, so the list is written there (and kept out
+# of git status); the test device only where SRC has it.
+virt_devices_args() {
+    local src=$1 name=pasid-virt exclude
+    {
+        echo "# written by scripts/build-lib.sh virt_devices_args"
+        echo "include minimal.mak"
+        printf 'CONFIG_%s=y\n' VIRTIO_PCI VIRTIO_BLK VIRTIO_NET PCIE_PORT
+        ! grep -qx 'config PCIE_PASID_TESTDEV' "$src/hw/misc/Kconfig" ||
+            echo "CONFIG_PCIE_PASID_TESTDEV=y"
+    } > "$src/configs/devices/aarch64-softmmu/$name.mak"
+    exclude=$(git -C "$src" rev-parse --git-path info/exclude)
+    [[ $exclude = /* ]] || exclude=$src/$exclude
+    mkdir -p "$(dirname "$exclude")"
+    grep -qx "/configs/devices/aarch64-softmmu/$name.mak" "$exclude" 2>/dev/null ||
+        echo "/configs/devices/aarch64-softmmu/$name.mak" >> "$exclude"
+    printf '%s\n' --without-default-devices "--with-devices-aarch64=$name"
+}
+
 # fresh_worktree DIR COMMIT: (re)create DIR as a detached worktree of the
 # work tree at COMMIT.  Only this worktree is touched ('worktree prune'
 # drops the records of worktrees whose directory is gone, nothing else).

@@ -8,8 +8,9 @@
 #                        into $BASE_OBJ (default build/obj-base)
 #   build.sh bench-base  the benchmark's qtest baseline: 10.2.2 plus only the
 #                        patches bench-config.sh names, into $BENCH_BASE_OBJ
-# The baselines are aarch64 only, each in a worktree of its own, made again
-# only when the base or the patches changed.
+# The baselines are aarch64 with the virt machine's devices only
+# (build-lib.sh virt_devices_args), each in a worktree of its own, made
+# again only when the base or the patches changed.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/build-lib.sh"
@@ -25,7 +26,7 @@ build_patched() {
 # build_base WHAT SRC OBJ [PATCH...]: $BASE_TAG plus the PATCHes of
 # patches/ in the worktree SRC, qemu-system-aarch64 built in OBJ.
 build_base() {
-    local what=$1 src=$2 obj=$3 base stamp p args
+    local what=$1 src=$2 obj=$3 base stamp p args devices
     shift 3
     base=$(git -C "$WORK_TREE" rev-parse --verify -q "$BASE_TAG^{commit}") ||
         die "no tag $BASE_TAG in $WORK_TREE: run 'make src'"
@@ -49,7 +50,10 @@ build_base() {
         # A new source tree: configure afresh.
         rm -f "$obj/.pasid-configure-args"
     fi
-    mapfile -t args < <(configure_args_for aarch64-softmmu)
+    mapfile -t devices < <(virt_devices_args "$src")
+    # No debug info: nobody debugs a baseline, and GCC's -g does not change
+    # the code it generates (the benchmark compares code, not symbols).
+    mapfile -t args < <(configure_args_for aarch64-softmmu "${devices[@]}" --disable-debug-info)
     qemu_configure "$src" "$obj" "$stamp ${args[*]}" "${args[@]}"
     ninja_build "$obj" "$what" qemu-system-aarch64
 }
