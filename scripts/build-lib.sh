@@ -90,13 +90,16 @@ configure_args_for() {
 # selects) plus the devices those runs add to it, instead of every Arm
 # board - about a third fewer files to compile.  configure takes only a
 # name in SRC's configs/devices, so the list is written there (and kept out
-# of git status); the test device only where SRC has it.
+# of git status); the test device only where SRC has it.  CXL: virt
+# selects ACPI_CXL, whose hw/acpi/cxl.c needs hw/cxl and the CXL type 3
+# device to link in 10.2.2 (its stubs lack cxl_fmws_get_all_sorted()).
 virt_devices_args() {
     local src=$1 name=pasid-virt exclude
     {
         echo "# written by scripts/build-lib.sh virt_devices_args"
         echo "include minimal.mak"
-        printf 'CONFIG_%s=y\n' VIRTIO_PCI VIRTIO_BLK VIRTIO_NET PCIE_PORT
+        printf 'CONFIG_%s=y\n' VIRTIO_PCI VIRTIO_BLK VIRTIO_NET PCIE_PORT \
+            PXB CXL CXL_MEM_DEVICE
         ! grep -qx 'config PCIE_PASID_TESTDEV' "$src/hw/misc/Kconfig" ||
             echo "CONFIG_PCIE_PASID_TESTDEV=y"
     } > "$src/configs/devices/aarch64-softmmu/$name.mak"
