@@ -11,10 +11,6 @@ BENCH_BASE_PATCHES=(system-physmem-* util-rcu-* memattrs-*
                     pci-Add-pci_dma_rw_pasid-* hw-misc-*)
 BENCH_BASE_SRC=${BENCH_BASE_SRC:-$BUILD_DIR/qemu-bench-base}
 BENCH_BASE_OBJ=${BENCH_BASE_OBJ:-$BUILD_DIR/obj-bench-base}
-# BENCH_QUICK=1 (make check) only proves that the benchmark runs and judges
-# nothing: its baseline is the patched build itself, so make check builds
-# no baseline of its own (its ratios are 1 within the noise).
-[ "${BENCH_QUICK:-0}" != 1 ] || BENCH_BASE_OBJ=${BENCH_QUICK_BASE_OBJ:-$OBJ_DIR}
 
 # The truly unpatched 10.2.2 (scripts/build.sh unpatched), for the guest
 # boots, which need no test device.

@@ -83,7 +83,7 @@ note "report"
 Run: started $run_date, $(( $(date +%s) - run_start )) s (after $((run_start - start)) s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.
 Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 patched: build/obj, work tree $(git -C "$WORK_TREE" describe --always --tags 2>/dev/null || echo unknown)$([ -n "$dirty" ] && echo ' (with uncommitted changes)').
-$(if [ "$quick" = 1 ]; then echo "baseline (qtest): the patched build itself (BENCH_QUICK=1 proves the benchmark runs; its ratios judge nothing)."; else echo "baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2."; fi)
+baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
 unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.
 sizeof(MemTxAttrs) with the memattrs patch: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
 Guest kernel: $GUEST_KERNEL_NAME.
