@@ -4,9 +4,11 @@ QEMU runs as QEMU's own QEMUQtestMachine (python/qemu of the work tree), no
 CPU: like tests/qtest/smmuv3-test.c, this writes the stream table, CDs and
 stage-1 page tables (IHI 0070 layouts) into guest RAM, enables the SMMU and
 programs the test device, whose doorbell runs REPEAT transfers inside
-QEMU.  The device's registers, fields and values are read from its header,
-include/hw/misc/pcie-pasid-testdev.h of the work tree, under their C names
-(TD.A_CTRL, TD.R_STATUS_BUSY_MASK, TD.PASID_TESTDEV_MAGIC...).
+QEMU.  Registers, fields and values are read from the headers of the work
+tree under their C names: the device's from
+include/hw/misc/pcie-pasid-testdev.h (TD.A_CTRL, TD.R_STATUS_BUSY_MASK,
+TD.PASID_TESTDEV_MAGIC...), the SMMU's from the qtests' libqos driver,
+tests/qtest/libqos/smmuv3.h (SMMU.A_SMMU_CR0, SMMU.SMMU_CMD_SYNC...).
 """
 
 import base64
@@ -21,31 +23,44 @@ from types import SimpleNamespace
 from qemupy import WORK_TREE, QEMUQtestMachine
 
 
-def read_testdev_header(path):
-    """The constants of the header, named as the C code names them:
-    REG32(R, off) gives A_R; FIELD(R, F, shift, len) R_R_F_SHIFT and
-    R_R_F_MASK; '#define PASID_TESTDEV_X v' and enum members
-    'PASID_TESTDEV_X = v' give PASID_TESTDEV_X."""
+def read_header(path, prefix):
+    """The constants of a header of the work tree (PATH relative to it),
+    named as the C code names them: REG32/REG64(R, off) give A_R;
+    FIELD(R, F, shift, len) R_R_F_SHIFT and R_R_F_MASK; numeric
+    '#define PREFIXX v' and enum members 'PREFIXX = v' give PREFIXX."""
     try:
-        with open(path) as f:
+        with open(os.path.join(WORK_TREE, path)) as f:
             text = f.read()
     except OSError as e:
-        sys.exit("bench: no test device header (%s): set WORK_TREE to the "
-                 "QEMU work tree" % e)
+        sys.exit("bench: no %s (%s): set WORK_TREE to the QEMU work tree"
+                 % (path, e))
     c = {"A_" + reg: int(off, 0)
-         for reg, off in re.findall(r"REG32\((\w+), *(\w+)\)", text)}
+         for reg, off in re.findall(r"REG(?:32|64)\((\w+), *(\w+)\)", text)}
     for reg, field, shift, length in re.findall(
             r"FIELD\((\w+), *(\w+), *(\d+), *(\d+)\)", text):
         c["R_%s_%s_SHIFT" % (reg, field)] = int(shift)
         c["R_%s_%s_MASK" % (reg, field)] = \
             ((1 << int(length)) - 1) << int(shift)
     c.update((name, int(val, 0)) for name, val in re.findall(
-        r"\b(PASID_TESTDEV_\w+)(?: +| *= *)(0x[0-9a-fA-F]+|\d+)", text))
+        r"\b(%s\w+)(?: +| *= *)(0x[0-9a-fA-F]+|\d+)[uUlL]*\b" % prefix, text))
     return SimpleNamespace(**c)
 
 
-TD = read_testdev_header(os.path.join(WORK_TREE, "include", "hw", "misc",
-                                      "pcie-pasid-testdev.h"))
+def fields(hdr, word, **values):
+    """The value of register or descriptor WORD of header HDR with the
+    FIELD()s named by VALUES set: fields(SMMU, "SMMU_CD0", V=1, ...)."""
+    out = 0
+    for name, v in values.items():
+        shift = getattr(hdr, "R_%s_%s_SHIFT" % (word, name))
+        mask = getattr(hdr, "R_%s_%s_MASK" % (word, name))
+        if (v << shift) & ~mask:
+            raise ValueError("%s.%s: 0x%x does not fit" % (word, name, v))
+        out |= v << shift
+    return out
+
+
+TD = read_header("include/hw/misc/pcie-pasid-testdev.h", "PASID_TESTDEV_")
+SMMU = read_header("tests/qtest/libqos/smmuv3.h", "SMMU_")
 # One launch at a time: a QEMU started while another machine's socket for
 # its QEMU is still open in this process would inherit it.
 LAUNCH = threading.Lock()
@@ -67,18 +82,11 @@ DATA_SIZE = 4 << 20
 TESTDEV_DEVFN = TESTDEV_SID = 3 << 3
 BAR = PCI_MMIO
 
-# SMMU registers, commands, STE/CD fields
-SMMU_CR0, SMMU_CR0ACK, SMMU_GERROR = 0x20, 0x24, 0x60
-SMMU_STRTAB_BASE, SMMU_STRTAB_CFG = 0x80, 0x88
-SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS = 0x90, 0x98, 0x9c
-SMMU_EVENTQ_BASE, SMMU_EVENTQ_PROD, SMMU_EVENTQ_CONS = 0xa0, 0x100a8, 0x100ac
-CMDQ_LOG2SIZE, EVTQ_LOG2SIZE, STRTAB_LOG2SIZE = 8, 7, 8
-CMD_CFGI_STE, CMD_CFGI_CD_ALL, CMD_SYNC = 0x03, 0x06, 0x46
-CMD_TLBI_NSNH_ALL = 0x30
+# The queue sizes and the linear stream table of libqos's driver
+CMDQ_LOG2SIZE = SMMU.SMMU_CMDQ_LOG2SIZE
+EVTQ_LOG2SIZE = SMMU.SMMU_EVTQ_LOG2SIZE
+STRTAB_LOG2SIZE = SMMU.SMMU_STRTAB_LOG2SIZE
 CMDQ_LOG2SIZE_MAX = 19      # IDR1.CMDQS of QEMU's SMMUv3
-STE_CFG_BYPASS, STE_CFG_S1 = 0x4, 0x5
-S1FMT_LINEAR, S1FMT_2LVL_64K = 0, 2
-S1DSS_BYPASS, S1DSS_SSID0 = 1, 2
 T0SZ = 25                   # 39-bit input addresses, as smmuv3-test
 
 
@@ -88,10 +96,24 @@ class QtestError(RuntimeError):
 
 def cd_bytes(ttb, granule, asid):
     """A valid AArch64 CD: TTB0 only (EPD1), 48-bit IPS, ASID."""
+    tg0 = SMMU.SMMU_CD_TG0_64K if granule == 16 else SMMU.SMMU_CD_TG0_4K
     return struct.pack(
-        "<4I48x", T0SZ | (1 if granule == 16 else 0) << 6 | 1 << 30 | 1 << 31,
-        5 | 1 << 9 | 1 << 13 | 1 << 14 | (asid & 0xffff) << 16,
-        ttb & 0xffffffff, ttb >> 32)
+        "<2Q48x",
+        fields(SMMU, "SMMU_CD0", T0SZ=T0SZ, TG0=tg0, EPD1=1, V=1,
+               IPS=SMMU.SMMU_PS_48BIT, AA64=1, R=1, A=1, ASID=asid & 0xffff),
+        fields(SMMU, "SMMU_CD1", TTB0=ttb >> 4))
+
+
+def cmd_bytes(opcode, sid=0, leaf=0):
+    """A 16-byte command: OPCODE, with a StreamID (and CFGI_STE's Leaf)."""
+    return struct.pack("<2Q",
+                       fields(SMMU, "SMMU_CMD0", OPCODE=opcode, SID=sid),
+                       fields(SMMU, "SMMU_CMD1", LEAF=leaf))
+
+
+def pte(addr, **more):
+    """A valid table or page descriptor (TABLE set) pointing at ADDR."""
+    return fields(SMMU, "SMMU_PTE", V=1, TABLE=1, OA=addr >> 12, **more)
 
 
 class Machine:
@@ -214,13 +236,12 @@ class Machine:
                 if not desc & 1:
                     nxt = self.alloc(tsize)
                     tables[nxt] = bytearray(tsize)
-                    desc = nxt | 3                       # table descriptor
+                    desc = pte(nxt)
                     struct.pack_into("<Q", tables[table], idx * 8, desc)
                 table = desc & ~(tsize - 1) & ((1 << 48) - 1)
             idx = (va >> granule) & ((1 << stride) - 1)
-            # page: AF, AP[1] (EL0 access, read/write), valid page
-            struct.pack_into("<Q", tables[table], idx * 8,
-                             va | 1 << 10 | 1 << 6 | 3)
+            struct.pack_into("<Q", tables[table], idx * 8, pte(
+                va, AF=1, AP=SMMU.SMMU_PTE_AP_RW_ANY_EL))
         for addr, data in tables.items():
             self.write(addr, data)
         return ttb
@@ -242,7 +263,7 @@ class Machine:
         LEAVES, L1 descriptor i points at leaf i % LEAVES (for the hostile
         run: 2^20 SubstreamIDs without 64 MiB of CDs).  Returns its base.
         """
-        if fmt == S1FMT_LINEAR:
+        if fmt == SMMU.SMMU_S1FMT_LINEAR:
             return self.cds(ssids, 0, 1 << s1cdmax, ttb, granule)
         l1_entries = 1 << (s1cdmax - 10) if s1cdmax > 10 else 1
         l1 = bytearray(max(64, 8 * l1_entries))
@@ -252,7 +273,8 @@ class Machine:
             li = i % (leaves or l1_entries)
             if li not in leaf_addr:
                 leaf_addr[li] = self.cds(ssids, li << 10, 1024, ttb, granule)
-            struct.pack_into("<Q", l1, i * 8, leaf_addr[li] | 1)
+            struct.pack_into("<Q", l1, i * 8, fields(
+                SMMU, "SMMU_L1CD", V=1, L2PTR=leaf_addr[li] >> 12))
         self.write(base, l1)
         return base
 
@@ -276,20 +298,23 @@ class Machine:
         self.evtq = self.alloc(32 << EVTQ_LOG2SIZE)
         self.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
         self.memset(self.cmdq, 16 << cmdq_log2size)
-        self.writeq(SMMU_BASE + SMMU_STRTAB_BASE, self.strtab)
-        self.writel(SMMU_BASE + SMMU_STRTAB_CFG, STRTAB_LOG2SIZE)
-        self.writeq(SMMU_BASE + SMMU_CMDQ_BASE, self.cmdq | cmdq_log2size)
-        self.writeq(SMMU_BASE + SMMU_EVENTQ_BASE, self.evtq | EVTQ_LOG2SIZE)
-        for r in (SMMU_CMDQ_PROD, SMMU_CMDQ_CONS, SMMU_EVENTQ_PROD,
-                  SMMU_EVENTQ_CONS):
-            self.writel(SMMU_BASE + r, 0)
-        cr0 = 1 | 4 | 8                     # SMMUEN, EVENTQEN, CMDQEN
-        self.writel(SMMU_BASE + SMMU_CR0, cr0)
-        if self.readl(SMMU_BASE + SMMU_CR0ACK) != cr0:
+        self.writeq(SMMU_BASE + SMMU.A_SMMU_STRTAB_BASE, self.strtab)
+        self.writel(SMMU_BASE + SMMU.A_SMMU_STRTAB_BASE_CFG, fields(
+            SMMU, "SMMU_STRTAB_BASE_CFG", LOG2SIZE=STRTAB_LOG2SIZE))
+        # (the queue bases' LOG2SIZE is bits 4:0)
+        self.writeq(SMMU_BASE + SMMU.A_SMMU_CMDQ_BASE,
+                    self.cmdq | cmdq_log2size)
+        self.writeq(SMMU_BASE + SMMU.A_SMMU_EVENTQ_BASE,
+                    self.evtq | EVTQ_LOG2SIZE)
+        for r in ("CMDQ_PROD", "CMDQ_CONS", "EVENTQ_PROD", "EVENTQ_CONS"):
+            self.writel(SMMU_BASE + getattr(SMMU, "A_SMMU_" + r), 0)
+        cr0 = fields(SMMU, "SMMU_CR0", SMMUEN=1, EVENTQEN=1, CMDQEN=1)
+        self.writel(SMMU_BASE + SMMU.A_SMMU_CR0, cr0)
+        if self.readl(SMMU_BASE + SMMU.A_SMMU_CR0ACK) != cr0:
             raise QtestError("SMMU did not enable")
 
-    def command(self, w0, w1=0, w2=0, w3=0):
-        self.commands(struct.pack("<4I", w0, w1, w2, w3))
+    def command(self, opcode, sid=0, leaf=0):
+        self.commands(cmd_bytes(opcode, sid, leaf))
 
     def commands(self, data):
         """Queue the 16-byte commands of DATA after PROD (not submitted).
@@ -321,32 +346,36 @@ class Machine:
         error."""
         self.commands(data)
         t0 = time.perf_counter_ns()
-        self.writel(SMMU_BASE + SMMU_CMDQ_PROD, self.cmdq_prod)
+        self.writel(SMMU_BASE + SMMU.A_SMMU_CMDQ_PROD, self.cmdq_prod)
         t1 = time.perf_counter_ns()
-        if self.readl(SMMU_BASE + SMMU_CMDQ_CONS) & 0xffffff != self.cmdq_prod:
-            raise QtestError("command queue stuck")
-        if self.readl(SMMU_BASE + SMMU_GERROR):
+        cons = self.readl(SMMU_BASE + SMMU.A_SMMU_CMDQ_CONS)
+        if cons & ~SMMU.R_SMMU_CMDQ_CONS_RD_MASK or \
+                cons != self.cmdq_prod:
+            raise QtestError("command queue stuck: CMDQ_CONS 0x%x" % cons)
+        if self.readl(SMMU_BASE + SMMU.A_SMMU_GERROR):
             raise QtestError("SMMU GERROR set")
         return t1 - t0
 
     def ste(self, config, ctxptr=0, s1fmt=0, s1cdmax=0, s1dss=0,
             sid=TESTDEV_SID):
-        ste = struct.pack("<3I52x",
-                          1 | config << 1 | s1fmt << 4 | (ctxptr & 0xffffffc0),
-                          (ctxptr >> 32) | s1cdmax << 27, s1dss)
-        self.write(self.strtab + sid * 64, ste)
-        self.command(CMD_CFGI_STE, sid, 1)
-        self.command(CMD_CFGI_CD_ALL, sid)
-        self.command(CMD_TLBI_NSNH_ALL)
-        self.command(CMD_SYNC)
+        ste = struct.pack(
+            "<2Q48x",
+            fields(SMMU, "SMMU_STE0", V=1, CONFIG=config, S1FMT=s1fmt,
+                   S1CTXPTR=ctxptr >> 6, S1CDMAX=s1cdmax),
+            fields(SMMU, "SMMU_STE1", S1DSS=s1dss))
+        self.write(self.strtab + sid * SMMU.SMMU_STE_SIZE, ste)
+        self.command(SMMU.SMMU_CMD_CFGI_STE, sid, leaf=1)
+        self.command(SMMU.SMMU_CMD_CFGI_CD_ALL, sid)
+        self.command(SMMU.SMMU_CMD_TLBI_NSNH_ALL)
+        self.command(SMMU.SMMU_CMD_SYNC)
         self.submit()
 
     def events(self):
         """How many event records are pending (there should be none)."""
         if self.smmu is None:
             return 0
-        prod = self.readl(SMMU_BASE + SMMU_EVENTQ_PROD)
-        cons = self.readl(SMMU_BASE + SMMU_EVENTQ_CONS)
+        prod = self.readl(SMMU_BASE + SMMU.A_SMMU_EVENTQ_PROD)
+        cons = self.readl(SMMU_BASE + SMMU.A_SMMU_EVENTQ_CONS)
         mask = (2 << EVTQ_LOG2SIZE) - 1
         return ((prod & mask) - (cons & mask)) & mask
 
@@ -377,8 +406,7 @@ class Machine:
         loop).  Returns the wall time in ns from the doorbell to the read
         that saw DONE (round trips included), after checking the run did
         not fail."""
-        ctrl = TD_OPS[op] << TD.R_CTRL_OP_SHIFT | \
-            (TD.R_CTRL_PASID_VALID_MASK if tagged else 0)
+        ctrl = fields(TD, "CTRL", OP=TD_OPS[op], PASID_VALID=int(tagged))
         want = {TD.A_SRC_LO: addr, TD.A_DST_LO: addr, TD.A_LEN: length,
                 TD.A_REPEAT: repeat, TD.A_PASID: pasid,
                 TD.A_PASID_CNT: pasid_cnt, TD.A_CTRL: ctrl,

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import sys
+from itertools import product
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from workloads import (CONFIGS, WORKLOADS, TARGETS, NOTES,  # noqa: E402
@@ -19,10 +20,9 @@ from workloads import (CONFIGS, WORKLOADS, TARGETS, NOTES,  # noqa: E402
 
 
 def size_name(n):
-    if n >= MiB and n % MiB == 0:
-        return "%d MiB" % (n // MiB)
-    if n >= KiB and n % KiB == 0:
-        return "%d KiB" % (n // KiB)
+    for unit, name in ((MiB, "MiB"), (KiB, "KiB")):
+        if n >= unit and n % unit == 0:
+            return "%d %s" % (n // unit, name)
     return "%d B" % n
 
 
@@ -34,19 +34,16 @@ def fmt(v, digits=0, suffix=""):
     return "{:,}{}".format(int(round(v)), suffix)
 
 
-def ratio(x, y):
-    return x / y if x is not None and y else None
-
-
-def rfmt(r):
-    return "-" if r is None else "%.3f" % r
+def rfmt(x, y=1):
+    """x / y to three decimals, or "-" when either is missing (or y 0)."""
+    return "-" if x is None or not y else "%.3f" % (x / y)
 
 
 def small_ratio(x, y):
     """x / y, as 1/N below 0.1 (where three decimals would say 0.000)."""
-    r = ratio(x, y)
-    if r is None or x <= 0:
+    if x is None or not y or x <= 0:
         return "-"
+    r = x / y
     return "1/{:,}".format(round(1 / r)) if r < 0.1 else rfmt(r)
 
 
@@ -77,8 +74,10 @@ class Results(list):
         return next((r for r in self
                      if all(r.get(k) == v for k, v in want.items())), {})
 
-    def section(self, name):
-        return [r for r in self if r.get("section") == name]
+    def section(self, name, by=None):
+        """Its records, in the order recorded or sorted by the field BY."""
+        recs = [r for r in self if r.get("section") == name]
+        return sorted(recs, key=lambda r: r[by]) if by else recs
 
 
 # ---- targets and notes (workloads.TARGETS, workloads.NOTES) ----------------
@@ -167,23 +166,20 @@ def config_rows(res, rows, with_ratios):
     """For each op and size, the rows (section, configuration, PASIDs):
     patched vs baseline time and Ir, throughput relative to no IOMMU."""
     out = []
-    for op in OPS:
-        for size in SIZES:
-            a = res.get(**qtest("no-iommu", op=op, size=size)).get("ns")
-            for sec, cfg, n in rows:
-                sel = qtest(cfg, n, sec, op=op, size=size)
-                p = res.get(**sel)
-                if not p:
-                    continue
-                b = res.get(**dict(sel, build="baseline"))
-                ns = [fmt(p.get("ns")), fmt(b.get("ns"))]
-                ir = [fmt(p.get("ir")), fmt(b.get("ir"))]
-                if with_ratios:
-                    ns.append(rfmt(ratio(p.get("ns"), b.get("ns"))))
-                    ir += [rfmt(ratio(p.get("ir"), b.get("ir"))),
-                           fmt(p.get("mib_s"))]
-                out.append([op, size_name(size), row_name(cfg, n)] + ns + ir +
-                           [rfmt(ratio(a, p.get("ns")))])
+    for op, size in product(OPS, SIZES):
+        a = res.get(**qtest("no-iommu", op=op, size=size)).get("ns")
+        for sec, cfg, n in rows:
+            sel = qtest(cfg, n, sec, op=op, size=size)
+            p, b = res.get(**sel), res.get(**dict(sel, build="baseline"))
+            if not p:
+                continue
+            ns = [fmt(p.get("ns")), fmt(b.get("ns"))]
+            ir = [fmt(p.get("ir")), fmt(b.get("ir"))]
+            if with_ratios:
+                ns.append(rfmt(p.get("ns"), b.get("ns")))
+                ir += [rfmt(p.get("ir"), b.get("ir")), fmt(p.get("mib_s"))]
+            out.append([op, size_name(size), row_name(cfg, n)] + ns + ir +
+                       [rfmt(a, p.get("ns"))])
     return out
 
 
@@ -204,30 +200,27 @@ def granule_table(res):
 
 
 def iotlb_table(res):
+    """PASID 1 (hits) against MISS_PASIDS round robin (misses)."""
     head = ["size", "granule", "hits: ns", "misses: ns", "hits: Ir",
             "misses: Ir", "miss/hit (Ir)", "Ir per page walked"]
     rows = []
-    for size in SIZES:
-        for sec, cfg in (("main", "pasid-2lvl-4k"),
-                         ("granule", "pasid-2lvl-64k")):
-            h = res.get(**qtest(cfg, 1, sec, op="read", size=size))
-            m = res.get(**qtest(cfg, MISS_PASIDS, "iotlb", op="read",
-                                size=size))
-            if not h or not m:
-                continue
-            gran = CONFIGS[cfg].granule
-            pages = max(1, size >> gran)
-            hits = fmt(h.get("ns"))
-            if pages > 256:
-                # one PASID already misses: more pages than IOTLB entries
-                h, hits = {}, "(%d pages > 256 entries: no hits)" % pages
-            extra = (m["ir"] - h["ir"]) / pages \
-                if h.get("ir") and m.get("ir") else None
-            rows.append([size_name(size), "%d KB" % ((1 << gran) // 1024),
-                         hits, fmt(m.get("ns")), fmt(h.get("ir")),
-                         fmt(m.get("ir")),
-                         rfmt(ratio(m.get("ir"), h.get("ir"))),
-                         "-" if extra is None else "+" + fmt(extra)])
+    for size, (sec, cfg) in product(SIZES, (("main", "pasid-2lvl-4k"),
+                                            ("granule", "pasid-2lvl-64k"))):
+        h = res.get(**qtest(cfg, 1, sec, op="read", size=size))
+        m = res.get(**qtest(cfg, MISS_PASIDS, "iotlb", op="read", size=size))
+        if not h or not m:
+            continue
+        gran = CONFIGS[cfg].granule
+        pages = max(1, size >> gran)
+        hits = fmt(h.get("ns"))
+        if pages > 256:
+            # one PASID already misses: more pages than IOTLB entries
+            h, hits = {}, "(%d pages > 256 entries: no hits)" % pages
+        walked = "+" + fmt((m["ir"] - h["ir"]) / pages) \
+            if h.get("ir") and m.get("ir") else "-"
+        rows.append([size_name(size), "%d KB" % ((1 << gran) // 1024), hits,
+                     fmt(m.get("ns")), fmt(h.get("ir")), fmt(m.get("ir")),
+                     rfmt(m.get("ir"), h.get("ir")), walked])
     return table(head, rows)
 
 
@@ -244,22 +237,18 @@ def cdtable_table(res):
     return table(head, rows)
 
 
-def scaling_records(res):
-    return sorted(res.section("scaling"), key=lambda r: r["pasids"])
-
-
 def scaling_table(res):
     head = ["live PASIDs", "ns/transfer", "x 1 PASID", "Ir/transfer",
             "x 1 PASID (Ir)", "config cache hits", "IOTLB hits",
             "peak RSS"]
     one = res.get(section="scaling", pasids=1)
     rows = [[fmt(r["pasids"]), fmt(r.get("ns")),
-             rfmt(ratio(r.get("ns"), one.get("ns"))), fmt(r.get("ir")),
-             rfmt(ratio(r.get("ir"), one.get("ir"))),
+             rfmt(r.get("ns"), one.get("ns")), fmt(r.get("ir")),
+             rfmt(r.get("ir"), one.get("ir")),
              fmt(r.get("cfg_hit_pct"), 1, "%"),
              fmt(r.get("iotlb_hit_pct"), 1, "%"),
              mib(r.get("peak_rss_kib") or 0)]
-            for r in scaling_records(res)]
+            for r in res.section("scaling", by="pasids")]
     return table(head, rows)
 
 
@@ -274,21 +263,21 @@ def hostile_table(res):
 
 
 def cfgi_table(res):
-    """Builds: others (e.g. the series without a fix), patched, baseline."""
+    """Builds: others (e.g. the series without a fix), patched, baseline;
+    then per build what a full cache costs."""
     order = {"patched": 1, "baseline": 2}
     builds = sorted(dict.fromkeys(r["build"] for r in res.section("cfgi")),
                     key=lambda n: order.get(n, 0))
     others = [b for b in builds if b not in order]
     recs = {(b, c): res.get(section="cfgi", build=b, config=c)
-            for b in builds for c in CFGI_CASES}
+            for b in builds + ["patched"] for c in CFGI_CASES}
     head = ["configuration cache"] + \
         ["%s %s" % (b, k) for k in ("Ir", "ns") for b in builds] + \
         ["%s patched / %s" % (k, b) for b in others for k in ("Ir", "time")]
     rows = [[name] + [fmt(recs[b, c].get(k)) for k in ("ir", "ns")
                       for b in builds] +
-            [small_ratio(recs.get(("patched", c), {}).get(k),
-                         recs[b, c].get(k)) for b in others
-             for k in ("ir", "ns")]
+            [small_ratio(recs["patched", c].get(k), recs[b, c].get(k))
+             for b in others for k in ("ir", "ns")]
             for c, name in CFGI_CASES.items()
             if any(recs[b, c] for b in builds)]
     lines = [table(head, rows), ""]
@@ -377,13 +366,12 @@ def document(res, meta):
     if verdicts:
         md += ["## Targets", "",
                table(["target", "measured", "verdict"], verdicts), ""]
-    n = 0
-    for title, needs, parts in SECTIONS:
-        if res.section(needs):
-            n += 1
-            md += ["## %d. %s" % (n, title), ""]
-            for p in parts:
-                md += [p if isinstance(p, str) else p(res), ""]
+    shown = [(title, parts) for title, needs, parts in SECTIONS
+             if res.section(needs)]
+    for n, (title, parts) in enumerate(shown, 1):
+        md += ["## %d. %s" % (n, title), ""]
+        for p in parts:
+            md += [p if isinstance(p, str) else p(res), ""]
     md += ["## Notes", "", notes(res), ""]
     return "\n".join(md), verdicts
 
@@ -413,7 +401,7 @@ def plot(res, path):
            title="DMA reads through the SMMU (qtest)")
     ax.legend(fontsize=7)
 
-    recs = scaling_records(res)
+    recs = res.section("scaling", by="pasids")
     if recs:
         ax = ax_scale
         xs = [r["pasids"] for r in recs]

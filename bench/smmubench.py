@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -20,11 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qtestlib import (Machine, STE_CFG_BYPASS, STE_CFG_S1,  # noqa: E402
-                      S1FMT_LINEAR, S1FMT_2LVL_64K, S1DSS_SSID0,
-                      S1DSS_BYPASS, BAR, TD, TESTDEV_SID, PCI_MMIO,
-                      CMD_CFGI_STE, CMD_SYNC, CMDQ_LOG2SIZE,
-                      CMDQ_LOG2SIZE_MAX)
+from qtestlib import (Machine, SMMU, BAR, TD, TESTDEV_SID,  # noqa: E402
+                      PCI_MMIO, CMDQ_LOG2SIZE, CMDQ_LOG2SIZE_MAX, cmd_bytes)
 from workloads import (CONFIGS, WORKLOADS, CFGI_CASES, RUN,  # noqa: E402
                        KiB, MiB)
 
@@ -66,17 +62,18 @@ def start(opt, b, cfg, name, sids=(TESTDEV_SID,),
         return m
     try:
         m.smmu_enable(cmdq_log2size)
+        s1 = SMMU.SMMU_STE_CFG_S1
         if cfg.granule is None:
-            ste = (STE_CFG_BYPASS,)
+            ste = (SMMU.SMMU_STE_CFG_BYPASS,)
         elif cfg.cdtable is None:
-            ste = (STE_CFG_S1, m.one_cd(m.map_data(cfg.granule), cfg.granule))
+            ste = (s1, m.one_cd(m.map_data(cfg.granule), cfg.granule))
         else:
-            fmt, s1cdmax = ((S1FMT_LINEAR, 15) if cfg.cdtable == "linear"
-                            else (S1FMT_2LVL_64K, 20))
-            ste = (STE_CFG_S1,
-                   m.cd_table(fmt, s1cdmax, set(range(cfg.pasids + 1)),
-                              m.map_data(cfg.granule), cfg.granule),
-                   fmt, s1cdmax, S1DSS_SSID0)
+            fmt, s1cdmax = ((SMMU.SMMU_S1FMT_LINEAR, 15)
+                            if cfg.cdtable == "linear"
+                            else (SMMU.SMMU_S1FMT_2LVL_64K, 20))
+            ste = (s1, m.cd_table(fmt, s1cdmax, set(range(cfg.pasids + 1)),
+                                  m.map_data(cfg.granule), cfg.granule),
+                   fmt, s1cdmax, SMMU.SMMU_S1DSS_SSID0)
         for sid in sids:
             m.ste(*ste, sid=sid)
     except BaseException:
@@ -299,17 +296,17 @@ def run_hostile(opt, builds):
     first = min(nssid, 0xfffff)     # PASID_CNT holds at most 2^20 - 1
     log("hostile, %d SubstreamIDs" % nssid, part=True)
     w = Workload("hostile", "all-ssids", nssid, "write", 4)
-    for b in builds[:2]:
+    for b in builds:
         path = os.path.join(opt.work, "hostile-%s.log" % b.name)
         with Machine(b.binary, path, smmu=20 if b.pasid else 0) as m:
             m.smmu_enable()
             ttb = m.map_data(12)
-            base = m.cd_table(S1FMT_2LVL_64K, 20, range(1 << 20), ttb, 12,
-                              leaves=64)
+            fmt, s1 = SMMU.SMMU_S1FMT_2LVL_64K, SMMU.SMMU_STE_CFG_S1
+            base = m.cd_table(fmt, 20, range(1 << 20), ttb, 12, leaves=64)
             if b.pasid:
-                m.ste(STE_CFG_S1, base, S1FMT_2LVL_64K, 20, S1DSS_BYPASS)
+                m.ste(s1, base, fmt, 20, SMMU.SMMU_S1DSS_BYPASS)
             else:
-                m.ste(STE_CFG_S1, m.one_cd(ttb, 12))
+                m.ste(s1, m.one_cd(ttb, 12))
             before = m.status()
             t = m.doorbell("write", 4, first, tagged=True, pasid_cnt=first)
             if nssid > first:
@@ -335,11 +332,12 @@ CFGI_B_BAR = PCI_MMIO + 0x10000
 CFGI_FILL = 8191
 CFGI_KMAX = (1 << 18) - 4        # pairs: 2 * K < 2^19 queue entries
 CFGI_SAME_REPS = 3               # fills and D1 differences per run
-SYNC_PAIR = struct.pack("<8I", CMD_SYNC, 0, 0, 0, CMD_SYNC, 0, 0, 0)
+SYNC_PAIR = cmd_bytes(SMMU.SMMU_CMD_SYNC) * 2
 
 
 def cfgi_pair(sid):
-    return struct.pack("<8I", CMD_CFGI_STE, sid, 1, 0, CMD_SYNC, 0, 0, 0)
+    return (cmd_bytes(SMMU.SMMU_CMD_CFGI_STE, sid, leaf=1) +
+            cmd_bytes(SMMU.SMMU_CMD_SYNC))
 
 
 def cfgi_machine(opt, b, name, wrapper=()):
@@ -482,7 +480,7 @@ def main():
     ap.add_argument("--patched", required=True,
                     help="qemu-system-aarch64 of the series")
     ap.add_argument("--base", help="qemu-system-aarch64 of the baseline "
-                    "(only --parts cfgi,scaling run without it)")
+                    "(without it, only the patched build is measured)")
     ap.add_argument("--extra-build", action="append",
                     default=os.environ.get("BENCH_EXTRA_BUILD", "").split(),
                     help="NAME=BINARY: another build of the series, "
@@ -496,8 +494,6 @@ def main():
                     help="comma-separated: %(default)s")
     opt = ap.parse_args()
     opt.parts = opt.parts.split(",")
-    if not opt.base and not set(opt.parts) <= {"cfgi", "scaling"}:
-        ap.error("--base is needed by --parts " + ",".join(opt.parts))
     builds = [Build("patched", opt.patched, True)]
     if opt.base:
         builds.append(Build("baseline", opt.base, False))

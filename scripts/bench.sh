@@ -6,11 +6,11 @@
 # bench/guestbench.py + tests/guest/bench.sh (guest: build/obj vs plain
 # 10.2.2 in build/obj-base), bench/report.py (tables, targets, plot).
 #
-# BENCH_QUICK=1: a small subset, written to build/bench-quick/ (make check
-# runs it to prove the benchmark works; it judges nothing).  The full run
-# first waits up to BENCH_WAIT_MAX seconds (90) for the 1-minute load
-# average to drop below BENCH_MAX_LOAD (0.7).  BENCH_PARTS=qtest,guest
-# selects parts.
+# BENCH_QUICK=1: a small subset of the patched build alone (no baseline),
+# written to build/bench-quick/ (make check runs it to prove the benchmark
+# works; it judges nothing).  The full run first waits up to
+# BENCH_WAIT_MAX seconds (90) for the 1-minute load average to drop below
+# BENCH_MAX_LOAD (0.7).  BENCH_PARTS=qtest,guest selects parts.
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/bench-config.sh"
@@ -23,7 +23,9 @@ start=$(date +%s)
 PATCHED=$OBJ_DIR/qemu-system-aarch64
 BASE=$BENCH_BASE_OBJ/qemu-system-aarch64
 UNPATCHED=$BENCH_UNPATCHED_OBJ/qemu-system-aarch64
-for b in "$PATCHED" "$BASE" "$UNPATCHED"; do
+base_arg=(--base "$BASE")
+[ "$quick" = 1 ] && BASE='' base_arg=()
+for b in "$PATCHED" ${BASE:+"$BASE"} "$UNPATCHED"; do
     [ -x "$b" ] || die "$b not built: run 'make bench' (it builds what it needs)"
 done
 [ -f "$GUEST_DIR/guest.env" ] || die "no guest prepared: run 'make guest'"
@@ -60,7 +62,7 @@ quick_arg=()
 [ "$quick" = 1 ] && quick_arg=(--quick)
 if selected qtest; then
     "$BENCH_PYTHON" "$TOP/bench/smmubench.py" "${quick_arg[@]}" \
-        --patched "$PATCHED" --base "$BASE" --out "$BENCH_OUT" --work "$BENCH_WORK"
+        --patched "$PATCHED" "${base_arg[@]}" --out "$BENCH_OUT" --work "$BENCH_WORK"
 fi
 if selected guest; then
     guest_args=(--runs "${BENCH_GUEST_RUNS:-3}")
@@ -83,7 +85,7 @@ note "report"
 Run: started $run_date, $(( $(date +%s) - run_start )) s (after $((run_start - start)) s spent building and waiting for the load to drop)$([ "$quick" = 1 ] && echo ', BENCH_QUICK=1 (a subset)'); host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores.
 Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 patched: build/obj, work tree $(git -C "$WORK_TREE" describe --always --tags 2>/dev/null || echo unknown)$([ -n "$dirty" ] && echo ' (with uncommitted changes)').
-baseline (qtest): build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
+baseline (qtest): $([ "$quick" = 1 ] && echo 'none (BENCH_QUICK=1 measures the patched build only); in the full run ')build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
 unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.
 sizeof(MemTxAttrs) with the memattrs patch: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
 Guest kernel: $GUEST_KERNEL_NAME.
