@@ -24,9 +24,9 @@ RUN = {
     "full": dict(runs=9, total=64 * MiB, ir_total=2 * MiB, sizes=SIZES,
                  scaling=(1, 16, 256, 4096, 65536), hostile=1 << 20,
                  cfgi_ns=20e6, cfgi_k=256),
-    "quick": dict(runs=3, total=8 * MiB, ir_total=256 * KiB,
-                  sizes=HIT_SIZES, scaling=(1, 256, 4096), hostile=65536,
-                  cfgi_ns=5e6, cfgi_k=64),
+    "quick": dict(runs=2, total=2 * MiB, ir_total=64 * KiB,
+                  sizes=HIT_SIZES, scaling=(1, 256), hostile=4096,
+                  cfgi_ns=1e6, cfgi_k=16),
 }
 
 # A qtest configuration: how the SMMU translates the test device's DMA.
