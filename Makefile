@@ -91,7 +91,8 @@ check-series: build
 bench-base: tree
 	@bash $(S)/build.sh bench-base
 
-bench: build guest unpatched bench-base
+# (BENCH_QUICK=1: the patched build alone, no baseline to build)
+bench: build guest $(if $(filter 1,$(BENCH_QUICK)),,unpatched bench-base)
 	@bash $(S)/bench.sh
 
 demo: build guest

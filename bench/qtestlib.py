@@ -26,8 +26,9 @@ from qemupy import WORK_TREE, QEMUQtestMachine
 def read_header(path, prefix):
     """The constants of a header of the work tree (PATH relative to it),
     named as the C code names them: REG32/REG64(R, off) give A_R;
-    FIELD(R, F, shift, len) R_R_F_SHIFT and R_R_F_MASK; numeric
-    '#define PREFIXX v' and enum members 'PREFIXX = v' give PREFIXX."""
+    FIELD(R, F, shift, len) R_R_F_SHIFT and R_R_F_MASK; 'PREFIXX v' (a
+    #define) and 'PREFIXX = v' (an enum member) give PREFIXX when v is a
+    number: defines whose value is an expression are left out."""
     try:
         with open(os.path.join(WORK_TREE, path)) as f:
             text = f.read()
@@ -233,12 +234,12 @@ class Machine:
                 shift = granule + (3 - level) * stride
                 idx = (va >> shift) & ((1 << stride) - 1)
                 desc, = struct.unpack_from("<Q", tables[table], idx * 8)
-                if not desc & 1:
+                if not desc & SMMU.R_SMMU_PTE_V_MASK:
                     nxt = self.alloc(tsize)
                     tables[nxt] = bytearray(tsize)
                     desc = pte(nxt)
                     struct.pack_into("<Q", tables[table], idx * 8, desc)
-                table = desc & ~(tsize - 1) & ((1 << 48) - 1)
+                table = desc & SMMU.R_SMMU_PTE_OA_MASK & ~(tsize - 1)
             idx = (va >> granule) & ((1 << stride) - 1)
             struct.pack_into("<Q", tables[table], idx * 8, pte(
                 va, AF=1, AP=SMMU.SMMU_PTE_AP_RW_ANY_EL))
@@ -281,23 +282,26 @@ class Machine:
     def cds(self, ssids, first, count, ttb, granule):
         """COUNT CDs from SubstreamID FIRST on, valid for those in SSIDS,
         written at a new place: their address."""
-        table = bytearray(64 * count)
+        size = SMMU.SMMU_CD_SIZE
+        table = bytearray(size * count)
         for s in range(first, first + count):
             if s in ssids:
-                i = (s - first) * 64
-                table[i:i + 64] = cd_bytes(ttb, granule, s)
+                i = (s - first) * size
+                table[i:i + size] = cd_bytes(ttb, granule, s)
         return self.store(table)
 
     # ---- SMMU ----
     def smmu_enable(self, cmdq_log2size=CMDQ_LOG2SIZE):
         self.cmdq_log2size, self.cmdq_prod = cmdq_log2size, 0
-        self.strtab = self.alloc(64 << STRTAB_LOG2SIZE)
-        self.cmdq = self.alloc(16 << cmdq_log2size)
+        strtab_size = SMMU.SMMU_STE_SIZE << STRTAB_LOG2SIZE
+        cmdq_size = SMMU.SMMU_CMD_SIZE << cmdq_log2size
+        self.strtab = self.alloc(strtab_size)
+        self.cmdq = self.alloc(cmdq_size)
         # What this client last wrote into each command queue slot
-        self.cmdq_shadow = bytearray(16 << cmdq_log2size)
-        self.evtq = self.alloc(32 << EVTQ_LOG2SIZE)
-        self.memset(self.strtab, 64 << STRTAB_LOG2SIZE)
-        self.memset(self.cmdq, 16 << cmdq_log2size)
+        self.cmdq_shadow = bytearray(cmdq_size)
+        self.evtq = self.alloc(SMMU.SMMU_EVT_SIZE << EVTQ_LOG2SIZE)
+        self.memset(self.strtab, strtab_size)
+        self.memset(self.cmdq, cmdq_size)
         self.writeq(SMMU_BASE + SMMU.A_SMMU_STRTAB_BASE, self.strtab)
         self.writel(SMMU_BASE + SMMU.A_SMMU_STRTAB_BASE_CFG, fields(
             SMMU, "SMMU_STRTAB_BASE_CFG", LOG2SIZE=STRTAB_LOG2SIZE))
@@ -348,10 +352,14 @@ class Machine:
         t0 = time.perf_counter_ns()
         self.writel(SMMU_BASE + SMMU.A_SMMU_CMDQ_PROD, self.cmdq_prod)
         t1 = time.perf_counter_ns()
+        # (CONS.ERR set: a command was refused, CONS stopped before it)
         cons = self.readl(SMMU_BASE + SMMU.A_SMMU_CMDQ_CONS)
-        if cons & ~SMMU.R_SMMU_CMDQ_CONS_RD_MASK or \
-                cons != self.cmdq_prod:
-            raise QtestError("command queue stuck: CMDQ_CONS 0x%x" % cons)
+        if cons != self.cmdq_prod:
+            raise QtestError("commands not consumed: CMDQ_CONS 0x%x "
+                             "(ERR %d), PROD 0x%x" % (
+                                 cons, (cons & SMMU.R_SMMU_CMDQ_CONS_ERR_MASK)
+                                 >> SMMU.R_SMMU_CMDQ_CONS_ERR_SHIFT,
+                                 self.cmdq_prod))
         if self.readl(SMMU_BASE + SMMU.A_SMMU_GERROR):
             raise QtestError("SMMU GERROR set")
         return t1 - t0

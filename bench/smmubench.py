@@ -480,7 +480,7 @@ def main():
     ap.add_argument("--patched", required=True,
                     help="qemu-system-aarch64 of the series")
     ap.add_argument("--base", help="qemu-system-aarch64 of the baseline "
-                    "(without it, only the patched build is measured)")
+                    "(without it, no baseline is measured)")
     ap.add_argument("--extra-build", action="append",
                     default=os.environ.get("BENCH_EXTRA_BUILD", "").split(),
                     help="NAME=BINARY: another build of the series, "

@@ -14,7 +14,7 @@
 set -euo pipefail
 . "$(dirname "$0")/config.sh"
 . "$(dirname "$0")/bench-config.sh"
-export WORK_TREE        # bench/*.py read the test device's header there
+export WORK_TREE    # bench/*.py read the test device's and libqos's SMMU headers there
 
 quick=${BENCH_QUICK:-0}
 parts=${BENCH_PARTS:-qtest,guest}
@@ -24,8 +24,8 @@ PATCHED=$OBJ_DIR/qemu-system-aarch64
 BASE=$BENCH_BASE_OBJ/qemu-system-aarch64
 UNPATCHED=$BENCH_UNPATCHED_OBJ/qemu-system-aarch64
 base_arg=(--base "$BASE")
-[ "$quick" = 1 ] && BASE='' base_arg=()
-for b in "$PATCHED" ${BASE:+"$BASE"} "$UNPATCHED"; do
+[ "$quick" = 1 ] && BASE='' UNPATCHED='' base_arg=()
+for b in "$PATCHED" ${BASE:+"$BASE"} ${UNPATCHED:+"$UNPATCHED"}; do
     [ -x "$b" ] || die "$b not built: run 'make bench' (it builds what it needs)"
 done
 [ -f "$GUEST_DIR/guest.env" ] || die "no guest prepared: run 'make guest'"
@@ -86,7 +86,7 @@ Run: started $run_date, $(( $(date +%s) - run_start )) s (after $((run_start - s
 Load average (1, 5, 15 min) at the start: $load_start; at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 patched: build/obj, work tree $(git -C "$WORK_TREE" describe --always --tags 2>/dev/null || echo unknown)$([ -n "$dirty" ] && echo ' (with uncommitted changes)').
 baseline (qtest): $([ "$quick" = 1 ] && echo 'none (BENCH_QUICK=1 measures the patched build only); in the full run ')build/obj-bench-base = $BASE_TAG + only the patches bench-config.sh names (memory core refused-address fix, RCU backlog reclaim, MemTxAttrs PASID field, pci_dma_rw_pasid(), the test device): its SMMU code is identical to 10.2.2.
-unpatched (guest): build/obj-base = $BASE_TAG, plain 10.2.2.
+unpatched (guest): $([ "$quick" = 1 ] && echo "none (BENCH_QUICK=1); in the full run ")build/obj-base = $BASE_TAG, plain 10.2.2.
 sizeof(MemTxAttrs) with the memattrs patch: ${memtx:-not checked (no gdb)} bytes (must stay <= 8).
 Guest kernel: $GUEST_KERNEL_NAME.
 EOF

@@ -8,6 +8,10 @@
 #                        into $BASE_OBJ (default build/obj-base)
 #   build.sh bench-base  the benchmark's qtest baseline: 10.2.2 plus only the
 #                        patches bench-config.sh names, into $BENCH_BASE_OBJ
+#   build.sh bench-base-patches  only the choice of those patches and their
+#                        worktree (seconds: 'make check' runs it, so that a
+#                        renumbered or reordered series cannot break
+#                        'make bench' unseen)
 # The baselines are aarch64 with the virt machine's devices only
 # (build-lib.sh virt_devices_args), each in a worktree of its own, made
 # again only when the base or the patches changed.
@@ -50,6 +54,7 @@ build_base() {
         # A new source tree: configure afresh.
         rm -f "$obj/.pasid-configure-args"
     fi
+    [ "${PATCHES_ONLY:-0}" = 0 ] || { note "$what: $src ready (not built)"; return; }
     mapfile -t devices < <(virt_devices_args "$src")
     # No debug info: nobody debugs a baseline, and GCC's -g does not change
     # the code it generates (the benchmark compares code, not symbols).
@@ -83,5 +88,6 @@ case ${1:-} in
 '') build_patched;;
 unpatched) build_base unpatched "$BUILD_DIR/qemu-base" "${BASE_OBJ:-$BUILD_DIR/obj-base}";;
 bench-base) build_bench_base;;
-*) die "usage: $0 [unpatched|bench-base]";;
+bench-base-patches) PATCHES_ONLY=1 build_bench_base;;
+*) die "usage: $0 [unpatched|bench-base|bench-base-patches]";;
 esac

@@ -85,8 +85,10 @@ done < <(series_patches)
 if [ $quick = 0 ]; then
     # It only proves that the benchmark runs: timings are never asserted.
     note "benchmark, quick subset (proves it runs; judges nothing)"
-    # (the patched build only: 'make bench' builds and measures the baseline)
+    # (the patched build only: 'make bench' builds and measures the
+    # baseline, whose patches are chosen and applied here)
     run_test bench-quick env BENCH_QUICK=1 bash "$S/bench.sh"
+    run_test bench-base-patches bash "$S/build.sh" bench-base-patches
     # SSIDSIZE 20: a 2-level CD table with 64 KB leaves; 8: linear with
     # 256 CDs; 0: a single CD per STE (10.2.2).
     note "guest boots (Debian arm64 kernel, TCG)"
